@@ -34,11 +34,16 @@ export interface FrameDecoder {
    * A frame passed to `onFrame` may be a view into `chunk` (no copy); it stays valid after the
    * call (it keeps the chunk alive), so a handler that keeps frames for long should copy them.
    * Bytes of an incomplete frame are kept without copying until the frame completes, then joined
-   * once, so the cost is linear in the stream's length however it is split.
+   * once, so the cost is linear in the stream's length however it is split. The decoder therefore
+   * keeps views of earlier chunks: the caller must not reuse or modify a chunk after pushing it
+   * (socket `data` chunks are fresh buffers; a pooled read buffer must be copied first).
    *
    * @throws FrameError `NE_FRAME_TOO_LARGE` as soon as a frame is known to exceed the maximum (a
    * length prefix announcing it, or undelimited bytes passing it), before its body is buffered;
-   * `NE_FRAME_MALFORMED` for bytes that cannot be a frame. After a throw the decoder is unusable.
+   * `NE_FRAME_MALFORMED` for bytes that cannot be a frame. Frames completed earlier in the same
+   * chunk have been passed to `onFrame` by then. An error thrown by `onFrame` propagates as is.
+   * After any throw the decoder is unusable: it drops what it holds and every later `push` throws
+   * the same error, since the rest of the stream can no longer be framed reliably.
    */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void;
   /** Bytes held for an incomplete frame. */

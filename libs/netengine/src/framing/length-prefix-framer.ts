@@ -1,0 +1,273 @@
+import { FrameError, NetEngineErrorCode, OptionsError } from "../errors.js";
+import type { FrameDecoder, Framer } from "./framer.js";
+
+/** Default `maxFrameBytes` of both framers: 64 KiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
+
+/**
+ * The largest `maxFrameBytes` a framer accepts (2^31 - 1). A frame is joined into one `Buffer`,
+ * and a 31-bit bound keeps sizes exact in every integer operation the engine does on them.
+ */
+export const MAX_FRAME_BYTES_LIMIT = 0x7fff_ffff;
+
+/** Size of the length header of {@link LengthPrefixFramer}: a 32-bit unsigned big-endian integer. */
+export const LENGTH_PREFIX_HEADER_BYTES = 4;
+
+/** Options of {@link LengthPrefixFramer}. */
+export interface LengthPrefixFramerOptions {
+  /**
+   * The largest payload a frame may carry, in bytes (the 4-byte header is not counted). A header
+   * announcing more fails the decoder with `NE_FRAME_TOO_LARGE` before any body byte is buffered,
+   * so this also bounds the memory one session can make the decoder hold.
+   * A positive integer up to {@link MAX_FRAME_BYTES_LIMIT}.
+   * @default DEFAULT_MAX_FRAME_BYTES (65536)
+   */
+  maxFrameBytes?: number;
+  /**
+   * Whether a frame may carry zero bytes. When `false`, a zero length header fails the decoder
+   * with `NE_FRAME_MALFORMED` and encoding an empty payload fails with `NE_FRAME_UNENCODABLE`.
+   * @default false
+   */
+  allowEmptyFrames?: boolean;
+}
+
+/** Options shared by the framers, resolved and validated. */
+interface ResolvedFramerLimits {
+  readonly maxFrameBytes: number;
+  readonly allowEmptyFrames: boolean;
+}
+
+/**
+ * Validates the options both framers share and rejects keys the framer does not know (a typo such
+ * as `maxFrameSize` would otherwise fall back to the default silently).
+ * @internal Shared by the framers of this folder; not part of the package's API.
+ */
+export function resolveFramerLimits(
+  framer: string,
+  options: unknown,
+  knownKeys: readonly string[],
+  defaults: ResolvedFramerLimits,
+): ResolvedFramerLimits {
+  if (options === undefined) return defaults;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new OptionsError(`${framer} framer: options must be an object`, { framer });
+  }
+  for (const key of Object.keys(options)) {
+    if (!knownKeys.includes(key)) {
+      throw new OptionsError(`${framer} framer: unknown option "${key}"`, { framer, option: key });
+    }
+  }
+  const { maxFrameBytes, allowEmptyFrames } = options as Record<string, unknown>;
+  if (
+    maxFrameBytes !== undefined &&
+    (typeof maxFrameBytes !== "number" ||
+      !Number.isInteger(maxFrameBytes) ||
+      maxFrameBytes < 1 ||
+      maxFrameBytes > MAX_FRAME_BYTES_LIMIT)
+  ) {
+    throw new OptionsError(
+      `${framer} framer: maxFrameBytes must be an integer from 1 to ${MAX_FRAME_BYTES_LIMIT}, got ${String(maxFrameBytes)}`,
+      { framer, option: "maxFrameBytes", value: maxFrameBytes, limit: MAX_FRAME_BYTES_LIMIT },
+    );
+  }
+  if (allowEmptyFrames !== undefined && typeof allowEmptyFrames !== "boolean") {
+    throw new OptionsError(
+      `${framer} framer: allowEmptyFrames must be a boolean, got ${String(allowEmptyFrames)}`,
+      { framer, option: "allowEmptyFrames", value: allowEmptyFrames },
+    );
+  }
+  return {
+    maxFrameBytes: maxFrameBytes ?? defaults.maxFrameBytes,
+    allowEmptyFrames: allowEmptyFrames ?? defaults.allowEmptyFrames,
+  };
+}
+
+const NAME = "length-prefix";
+const KNOWN_OPTIONS = ["maxFrameBytes", "allowEmptyFrames"] as const;
+
+/**
+ * Frames as a 4-byte big-endian unsigned payload length followed by the payload. Any payload up to
+ * `maxFrameBytes` can be framed, whatever its bytes.
+ *
+ * ```ts
+ * const framer = new LengthPrefixFramer({ maxFrameBytes: 16 * 1024 });
+ * const decoder = framer.createDecoder();
+ * socket.on("data", (chunk) => decoder.push(chunk, (frame) => handle(frame)));
+ * ```
+ */
+export class LengthPrefixFramer implements Framer {
+  readonly name = NAME;
+  readonly #options: Readonly<Required<LengthPrefixFramerOptions>>;
+
+  /** @throws OptionsError `NE_INVALID_OPTIONS` for an invalid or unknown option. */
+  constructor(options?: LengthPrefixFramerOptions) {
+    this.#options = Object.freeze(
+      resolveFramerLimits(NAME, options, KNOWN_OPTIONS, {
+        maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+        allowEmptyFrames: false,
+      }),
+    );
+  }
+
+  /** The largest payload a frame may carry, in bytes (header excluded). */
+  get maxFrameBytes(): number {
+    return this.#options.maxFrameBytes;
+  }
+
+  /** Whether zero-length frames are accepted and produced. */
+  get allowEmptyFrames(): boolean {
+    return this.#options.allowEmptyFrames;
+  }
+
+  createDecoder(): FrameDecoder {
+    return new LengthPrefixDecoder(this.#options);
+  }
+
+  encodedLength(payload: Uint8Array): number {
+    this.#check(payload);
+    return LENGTH_PREFIX_HEADER_BYTES + payload.byteLength;
+  }
+
+  encodeInto(payload: Uint8Array, target: Buffer, offset: number): number {
+    this.#check(payload);
+    target.writeUInt32BE(payload.byteLength, offset);
+    target.set(payload, offset + LENGTH_PREFIX_HEADER_BYTES);
+    return offset + LENGTH_PREFIX_HEADER_BYTES + payload.byteLength;
+  }
+
+  #check(payload: Uint8Array): void {
+    const { maxFrameBytes, allowEmptyFrames } = this.#options;
+    if (payload.byteLength > maxFrameBytes) {
+      throw new FrameError(
+        NetEngineErrorCode.FrameTooLarge,
+        `${NAME} framer: payload of ${payload.byteLength} bytes exceeds the maximum of ${maxFrameBytes}`,
+        { context: { framer: NAME, payloadBytes: payload.byteLength, maxFrameBytes } },
+      );
+    }
+    if (payload.byteLength === 0 && !allowEmptyFrames) {
+      throw new FrameError(
+        NetEngineErrorCode.FrameUnencodable,
+        `${NAME} framer: empty payload while empty frames are not allowed`,
+        { context: { framer: NAME, payloadBytes: 0 } },
+      );
+    }
+  }
+}
+
+/** Sentinel of {@link LengthPrefixDecoder} for "reading a header, body length not known yet". */
+const AWAITING_HEADER = -1;
+
+class LengthPrefixDecoder implements FrameDecoder {
+  readonly #maxFrameBytes: number;
+  readonly #allowEmptyFrames: boolean;
+  /** Header bytes received so far when the header is split across chunks (copied: at most 4). */
+  readonly #header = Buffer.alloc(LENGTH_PREFIX_HEADER_BYTES);
+  #headerBytes = 0;
+  /** Body length announced by the current header, or {@link AWAITING_HEADER}. */
+  #bodyBytes: number = AWAITING_HEADER;
+  /** Views of the chunks holding the current body so far, joined once when it completes. */
+  #parts: Buffer[] = [];
+  #partsBytes = 0;
+  /** Stream offset of the first byte of the current chunk, for error context. */
+  #streamOffset = 0;
+  /** Set by the first throw; every later push rethrows it, as the stream position is lost. */
+  #failure: { readonly error: unknown } | undefined;
+
+  constructor(options: Readonly<Required<LengthPrefixFramerOptions>>) {
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#allowEmptyFrames = options.allowEmptyFrames;
+  }
+
+  get bufferedBytes(): number {
+    return this.#headerBytes + this.#partsBytes;
+  }
+
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    if (this.#failure !== undefined) throw this.#failure.error;
+    try {
+      this.#decode(chunk, onFrame);
+      this.#streamOffset += chunk.byteLength;
+    } catch (error) {
+      // A throw leaves the rest of the chunk unread (or the stream invalid): nothing after it can
+      // be framed reliably, so the decoder stays failed and lets go of what it holds.
+      this.#failure = { error };
+      this.#parts = [];
+      this.#partsBytes = 0;
+      this.#headerBytes = 0;
+      throw error;
+    }
+  }
+
+  #decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    let pos = 0;
+    while (pos < chunk.byteLength) {
+      if (this.#bodyBytes === AWAITING_HEADER) {
+        let length: number;
+        if (this.#headerBytes === 0 && chunk.byteLength - pos >= LENGTH_PREFIX_HEADER_BYTES) {
+          length = chunk.readUInt32BE(pos);
+          pos += LENGTH_PREFIX_HEADER_BYTES;
+        } else {
+          const take = Math.min(LENGTH_PREFIX_HEADER_BYTES - this.#headerBytes, chunk.byteLength - pos);
+          chunk.copy(this.#header, this.#headerBytes, pos, pos + take);
+          this.#headerBytes += take;
+          pos += take;
+          if (this.#headerBytes < LENGTH_PREFIX_HEADER_BYTES) return;
+          this.#headerBytes = 0;
+          length = this.#header.readUInt32BE(0);
+        }
+        this.#checkLength(length, this.#streamOffset + pos - LENGTH_PREFIX_HEADER_BYTES);
+        if (length === 0) {
+          onFrame(Buffer.alloc(0));
+          continue;
+        }
+        this.#bodyBytes = length;
+      }
+
+      const available = chunk.byteLength - pos;
+      if (this.#partsBytes === 0 && available >= this.#bodyBytes) {
+        // The whole body is in this chunk: hand out a view, no copy.
+        const end = pos + this.#bodyBytes;
+        this.#bodyBytes = AWAITING_HEADER;
+        onFrame(chunk.subarray(pos, end));
+        pos = end;
+        continue;
+      }
+      const take = Math.min(this.#bodyBytes - this.#partsBytes, available);
+      this.#parts.push(chunk.subarray(pos, pos + take));
+      this.#partsBytes += take;
+      pos += take;
+      if (this.#partsBytes === this.#bodyBytes) {
+        // The only copy of a split body: one join, once it is complete.
+        const frame = Buffer.concat(this.#parts, this.#partsBytes);
+        this.#parts = [];
+        this.#partsBytes = 0;
+        this.#bodyBytes = AWAITING_HEADER;
+        onFrame(frame);
+      }
+    }
+  }
+
+  #checkLength(length: number, headerOffset: number): void {
+    if (length > this.#maxFrameBytes) {
+      throw new FrameError(
+        NetEngineErrorCode.FrameTooLarge,
+        `${NAME} framer: header announces ${length} bytes, above the maximum of ${this.#maxFrameBytes}`,
+        {
+          context: {
+            framer: NAME,
+            announcedBytes: length,
+            maxFrameBytes: this.#maxFrameBytes,
+            streamOffset: headerOffset,
+          },
+        },
+      );
+    }
+    if (length === 0 && !this.#allowEmptyFrames) {
+      throw new FrameError(
+        NetEngineErrorCode.FrameMalformed,
+        `${NAME} framer: zero-length frame while empty frames are not allowed`,
+        { context: { framer: NAME, announcedBytes: 0, streamOffset: headerOffset } },
+      );
+    }
+  }
+}
