@@ -59,7 +59,9 @@ export class Connector<U = unknown> {
    * Connects one session to the configured target, or to `target` when given.
    * @throws NetEngineError `NE_CONNECT_FAILED` with the cause.
    */
-  connect(target: Partial<Pick<ConnectOptions<U>, "host" | "port" | "url" | "path">> = {}): Promise<Session<U>> {
+  connect(
+    target: Partial<Pick<ConnectOptions<U>, "host" | "port" | "url" | "path">> = {},
+  ): Promise<Session<U>> {
     const o = { ...this.#options, ...target };
     const timeout = positiveInt("connectTimeoutMs", o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     const host = o.host ?? "127.0.0.1";
@@ -85,9 +87,11 @@ export class Connector<U = unknown> {
   async close(options: { goodbye?: boolean } = {}): Promise<void> {
     const sessions = [...this.#hub.sessions];
     await Promise.all(
-      sessions.map((s) =>
-        options.goodbye === false ? (s.close(DisconnectReason.LocalClose), s.closed) : s.goodbye(),
-      ),
+      sessions.map((s) => {
+        if (options.goodbye !== false) return s.goodbye();
+        s.close(DisconnectReason.LocalClose);
+        return s.closed;
+      }),
     );
     this.#hub.dispose();
   }

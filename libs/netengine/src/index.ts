@@ -8,11 +8,25 @@
  * Every public name is listed here by name.
  * @module
  */
-export { type ClusterOptions, type ClusterPrimary, type ClusterWorker, runClustered, sumStats } from "./cluster/cluster.js";
+export {
+  type ClusterOptions,
+  type ClusterPrimary,
+  type ClusterWorker,
+  runClustered,
+  sumStats,
+} from "./cluster/cluster.js";
 export { Connector, connect, DEFAULT_CONNECT_TIMEOUT_MS, listen } from "./engine.js";
 export { FrameError, NetEngineError, NetEngineErrorCode, OptionsError } from "./errors.js";
-export { EchoClientProtocol, type EchoClientApplication, EchoServerProtocol } from "./examples/echo-protocol.js";
-export { DEFAULT_DELIMITER, DelimiterFramer, type DelimiterFramerOptions } from "./framing/delimiter-framer.js";
+export {
+  type EchoClientApplication,
+  EchoClientProtocol,
+  EchoServerProtocol,
+} from "./examples/echo-protocol.js";
+export {
+  DEFAULT_DELIMITER,
+  DelimiterFramer,
+  type DelimiterFramerOptions,
+} from "./framing/delimiter-framer.js";
 export type { FrameDecoder, Framer } from "./framing/framer.js";
 export {
   DEFAULT_MAX_FRAME_BYTES,
@@ -24,10 +38,10 @@ export {
   AcceptGuard,
   type AcceptGuardOptions,
   type AcceptVerdict,
-  AddressList,
-  type AddressListSource,
   AdaptiveTolerance,
   type AdaptiveToleranceOptions,
+  AddressList,
+  type AddressListSource,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_MAX_NEW_CONNECTIONS_PER_IP_PER_SECOND,
   DEFAULT_PRE_AUTH_DEADLINE_MS,

@@ -1,9 +1,14 @@
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { NetEngineError, NetEngineErrorCode, toError } from "./errors.js";
 import { AcceptGuard } from "./guard/accept-guard.js";
 import type { ParsedIp } from "./guard/ip-address.js";
 import { type EngineStats, SessionHub } from "./hub.js";
-import { type ListenOptions, nonNegativeInt, type ResolvedSessionOptions, resolveSessionOptions } from "./options.js";
+import {
+  type ListenOptions,
+  nonNegativeInt,
+  type ResolvedSessionOptions,
+  resolveSessionOptions,
+} from "./options.js";
 import { DisconnectReason } from "./reasons.js";
 import type { Session, TransportKind } from "./session/session.js";
 
@@ -68,7 +73,12 @@ export abstract class BaseListener<U> implements Listener<U> {
   protected constructor(options: ListenOptions<U>) {
     this.options = resolveSessionOptions(options);
     const guardOption = options.guard ?? {};
-    this.guard = guardOption === false ? undefined : guardOption instanceof AcceptGuard ? guardOption : new AcceptGuard(guardOption);
+    this.guard =
+      guardOption === false
+        ? undefined
+        : guardOption instanceof AcceptGuard
+          ? guardOption
+          : new AcceptGuard(guardOption);
     this.hub = new SessionHub(this.options, {
       established: () => this.guard?.recordPreAuth("established"),
     });
@@ -96,10 +106,14 @@ export abstract class BaseListener<U> implements Listener<U> {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
         reject(
-          new NetEngineError(NetEngineErrorCode.ListenFailed, `cannot listen on ${options.host ?? "*"}:${port}`, {
-            cause: error,
-            context: { host: options.host, port },
-          }),
+          new NetEngineError(
+            NetEngineErrorCode.ListenFailed,
+            `cannot listen on ${options.host ?? "*"}:${port}`,
+            {
+              cause: error,
+              context: { host: options.host, port },
+            },
+          ),
         );
       };
       this.server.once("error", onError);
@@ -139,9 +153,11 @@ export abstract class BaseListener<U> implements Listener<U> {
     for (const socket of this.#pending) socket.destroy();
     const sessions = [...this.hub.sessions];
     const all = Promise.all(
-      sessions.map((session) =>
-        goodbye ? session.goodbye({ lingerMs: timeoutMs }) : (session.close(DisconnectReason.Shutdown), session.closed),
-      ),
+      sessions.map((session) => {
+        if (goodbye) return session.goodbye({ lingerMs: timeoutMs });
+        session.close(DisconnectReason.Shutdown);
+        return session.closed;
+      }),
     );
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs + 100)))]);

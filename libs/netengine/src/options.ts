@@ -112,7 +112,10 @@ export function resolveSessionOptions<U>(options: SessionOptions<U>): ResolvedSe
     sinks: Object.freeze([...(options.sinks ?? [])]),
     framer,
     maxMessageBytes: positiveInt("maxMessageBytes", options.maxMessageBytes ?? framer.maxFrameBytes),
-    highWaterMarkBytes: positiveInt("highWaterMarkBytes", options.highWaterMarkBytes ?? DEFAULT_HIGH_WATER_MARK_BYTES),
+    highWaterMarkBytes: positiveInt(
+      "highWaterMarkBytes",
+      options.highWaterMarkBytes ?? DEFAULT_HIGH_WATER_MARK_BYTES,
+    ),
     lingerMs: nonNegativeInt("lingerMs", options.lingerMs ?? DEFAULT_LINGER_MS),
     idleTimeoutMs: nonNegativeInt("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
     heartbeatIntervalMs: nonNegativeInt(

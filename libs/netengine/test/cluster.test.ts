@@ -79,9 +79,15 @@ describe("cluster", () => {
   });
 
   it("cluster - sumStats adds numbers field by field, recursively", () => {
-    assert.deepEqual(sumStats([{ a: 1, b: { c: 2 } }, { a: 2, b: { c: 3, d: 1 }, s: "x" }]), {
-      a: 3,
-      b: { c: 5, d: 1 },
-    });
+    assert.deepEqual(
+      sumStats([
+        { a: 1, b: { c: 2 } },
+        { a: 2, b: { c: 3, d: 1 }, s: "x" },
+      ]),
+      {
+        a: 3,
+        b: { c: 5, d: 1 },
+      },
+    );
   });
 });

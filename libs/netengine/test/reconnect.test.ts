@@ -90,7 +90,12 @@ for (const transport of ["tcp", "ws"] as const) {
 
 describe("reconnect - policy", () => {
   it("reconnect - gives up after maxAttempts with a typed error", async () => {
-    const probe = await listen({ transport: "tcp", host: "127.0.0.1", port: 0, handler: new EchoServerProtocol() });
+    const probe = await listen({
+      transport: "tcp",
+      host: "127.0.0.1",
+      port: 0,
+      handler: new EchoServerProtocol(),
+    });
     const port = probe.port;
     await probe.close();
     const delays: number[] = [];
@@ -134,7 +139,12 @@ describe("reconnect - policy", () => {
   });
 
   it("reconnect - a resume hook that throws counts as a failed attempt", async () => {
-    const server = await listen({ transport: "tcp", host: "127.0.0.1", port: 0, handler: new EchoServerProtocol() });
+    const server = await listen({
+      transport: "tcp",
+      host: "127.0.0.1",
+      port: 0,
+      handler: new EchoServerProtocol(),
+    });
     let calls = 0;
     const client = new ReconnectingClient({
       connect: () => echoClient(server.port, "tcp", []).connect(),

@@ -86,7 +86,8 @@ async function runWorker(options: ClusterOptions): Promise<void> {
 
 async function startPrimary(options: ClusterOptions): Promise<ClusterPrimary> {
   const count = options.workers ?? availableParallelism();
-  if (!Number.isSafeInteger(count) || count < 1) throw new OptionsError("workers must be a positive integer", { count });
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new OptionsError("workers must be a positive integer", { count });
   const respawn = options.respawn ?? true;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
   const workers = new Set<Worker>();
@@ -114,7 +115,9 @@ async function startPrimary(options: ClusterOptions): Promise<ClusterPrimary> {
       });
       worker.once("exit", (code) => {
         workers.delete(worker);
-        reject(new NetEngineError(NetEngineErrorCode.ListenFailed, `worker exited with ${code} before ready`));
+        reject(
+          new NetEngineError(NetEngineErrorCode.ListenFailed, `worker exited with ${code} before ready`),
+        );
         if (!closing && respawn) {
           setTimeout(() => {
             if (!closing) fork().catch(() => {});

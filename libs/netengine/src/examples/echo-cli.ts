@@ -68,7 +68,12 @@ function parsePort(text: string | undefined, fallback: number | undefined): numb
   return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
 }
 
-async function server(transport: "tcp" | "ws" | "both", host: string, port: number, wsPort: number): Promise<number> {
+async function server(
+  transport: "tcp" | "ws" | "both",
+  host: string,
+  port: number,
+  wsPort: number,
+): Promise<number> {
   const handler = new EchoServerProtocol();
   const listeners: Listener[] = [];
   if (transport !== "ws") listeners.push(await listen({ transport: "tcp", host, port, handler }));
@@ -85,7 +90,13 @@ async function server(transport: "tcp" | "ws" | "both", host: string, port: numb
   return 0;
 }
 
-async function client(transport: "tcp" | "ws", host: string, port: number, message: string, count: number): Promise<number> {
+async function client(
+  transport: "tcp" | "ws",
+  host: string,
+  port: number,
+  message: string,
+  count: number,
+): Promise<number> {
   let received = 0;
   let done: () => void = () => {};
   const finished = new Promise<void>((resolve) => (done = resolve));

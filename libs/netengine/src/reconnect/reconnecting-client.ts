@@ -31,7 +31,10 @@ export interface ReconnectingClientOptions<U = unknown> {
    * previous session (`reconnected` is true after the first connect). If it throws, the session is
    * closed and the attempt counts as failed.
    */
-  onConnected?: (session: Session<U>, info: { attempt: number; reconnected: boolean }) => void | Promise<void>;
+  onConnected?: (
+    session: Session<U>,
+    info: { attempt: number; reconnected: boolean },
+  ) => void | Promise<void>;
   /** A session that was up ended; a reconnect follows unless the client was stopped. */
   onDisconnected?: (info: DisconnectInfo) => void;
   /** A retry is scheduled after `delayMs`. */
@@ -73,7 +76,8 @@ export class ReconnectingClient<U = unknown> {
       throw new OptionsError("need 0 <= initialDelayMs <= maxDelayMs", { ...o });
     }
     if (!(o.factor >= 1)) throw new OptionsError("factor must be >= 1", { factor: o.factor });
-    if (!(o.maxAttempts >= 1)) throw new OptionsError("maxAttempts must be >= 1", { maxAttempts: o.maxAttempts });
+    if (!(o.maxAttempts >= 1))
+      throw new OptionsError("maxAttempts must be >= 1", { maxAttempts: o.maxAttempts });
     this.#o = Object.freeze(o);
   }
 
@@ -162,9 +166,13 @@ export class ReconnectingClient<U = unknown> {
   }
 
   #gaveUp(attempts: number, cause: Error | undefined, why: string): NetEngineError {
-    return new NetEngineError(NetEngineErrorCode.ReconnectGaveUp, `gave up reconnecting (${why}) after ${attempts} attempts`, {
-      cause,
-      context: { attempts },
-    });
+    return new NetEngineError(
+      NetEngineErrorCode.ReconnectGaveUp,
+      `gave up reconnecting (${why}) after ${attempts} attempts`,
+      {
+        cause,
+        context: { attempts },
+      },
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext, TLSSocket, connect as tlsConnect } from "node:tls";
 import { NetEngineError, NetEngineErrorCode } from "../errors.js";
 import type { SessionHub } from "../hub.js";
 import { type Admission, BaseListener } from "../listener.js";
@@ -54,15 +54,22 @@ export function connectTcp<U>(
     const socket: Socket = secure
       ? tlsConnect({ servername: target.host, ...tlsOptions, host: target.host, port: target.port })
       : netConnect({ host: target.host, port: target.port, noDelay: options.noDelay });
-    const timer = setTimeout(() => fail(new Error(`connect timeout after ${connectTimeoutMs} ms`)), connectTimeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`connect timeout after ${connectTimeoutMs} ms`)),
+      connectTimeoutMs,
+    );
     const fail = (error: Error): void => {
       clearTimeout(timer);
       socket.destroy();
       reject(
-        new NetEngineError(NetEngineErrorCode.ConnectFailed, `cannot connect to ${target.host}:${target.port}`, {
-          cause: error,
-          context: { host: target.host, port: target.port, transport: secure ? "tls" : "tcp" },
-        }),
+        new NetEngineError(
+          NetEngineErrorCode.ConnectFailed,
+          `cannot connect to ${target.host}:${target.port}`,
+          {
+            cause: error,
+            context: { host: target.host, port: target.port, transport: secure ? "tls" : "tcp" },
+          },
+        ),
       );
     };
     socket.once("error", fail);

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { WebSocket, WebSocketServer } from "ws";
@@ -26,7 +26,8 @@ export class WebSocketListener<U = unknown> extends BaseListener<U> {
   constructor(options: ListenOptions<U>) {
     super(options);
     this.#secureContext = options.tls === undefined ? undefined : createSecureContext(options.tls);
-    this.transport = this.#secureContext === undefined ? TransportKind.WebSocket : TransportKind.SecureWebSocket;
+    this.transport =
+      this.#secureContext === undefined ? TransportKind.WebSocket : TransportKind.SecureWebSocket;
     this.#path = options.path;
     this.#wss = new WebSocketServer({
       noServer: true,
