@@ -47,6 +47,7 @@ export interface ParsedCidr {
 export const IP_BITS = { 4: 32, 6: 128 } as const;
 
 const MAPPED_V4_HIGH = 0xffffn; // ::ffff:0:0/96, bits 32..47 set, all higher bits clear
+const MAPPED_PREFIX = "::ffff:";
 const MAX_TEXT_LENGTH = 128; // a zone id is free text; bound the work done on garbage
 
 /**
@@ -65,21 +66,22 @@ export function parseIp(text: string): ParsedIp {
  */
 export function tryParseIp(text: string | undefined): ParsedIp | undefined {
   if (typeof text !== "string" || text.length === 0 || text.length > MAX_TEXT_LENGTH) return undefined;
+  // Fast path for what a dual-stack socket reports for an IPv4 peer.
+  if (text.startsWith(MAPPED_PREFIX)) {
+    const tail = text.slice(MAPPED_PREFIX.length);
+    if (isIP(tail) === 4) return { family: 4, value: BigInt(parseV4(tail, 0, tail.length)), text: tail };
+  }
   const family = isIP(text);
   if (family === 4) return { family: 4, value: BigInt(parseV4(text, 0, text.length)), text };
   if (family !== 6) return undefined;
   const zone = text.indexOf("%");
-  const address = zone === -1 ? text : text.slice(0, zone);
-  if (zone !== -1 && isIP(address) !== 6) return undefined;
-  const value = parseV6(address);
-  if (value >> 32n === MAPPED_V4_HIGH) {
-    const v4 = Number(value & 0xffff_ffffn);
-    // Node reports a mapped peer as `::ffff:a.b.c.d`: reuse its dotted tail rather than format.
-    const dot = address.lastIndexOf(":");
-    const tail = address.slice(dot + 1);
-    return { family: 4, value: BigInt(v4), text: tail.includes(".") ? tail : formatV4(v4) };
+  if (zone !== -1 && isIP(text.slice(0, zone)) !== 6) return undefined;
+  scanV6(text, zone === -1 ? text.length : zone);
+  if (isMappedScratch()) {
+    const v4 = scratchWord(6);
+    return { family: 4, value: BigInt(v4), text: formatV4(v4) };
   }
-  return { family: 6, value, text: formatV6(value) };
+  return { family: 6, value: scratchValue(), text: formatScratch() };
 }
 
 /**
@@ -114,9 +116,9 @@ export function tryParseCidr(text: string): ParsedCidr | undefined {
   } else if (kind === 6) {
     family = 6;
     const zone = address.indexOf("%");
-    const bare = zone === -1 ? address : address.slice(0, zone);
-    if (zone !== -1 && isIP(bare) !== 6) return undefined;
-    value = parseV6(bare);
+    if (zone !== -1 && isIP(address.slice(0, zone)) !== 6) return undefined;
+    scanV6(address, zone === -1 ? address.length : zone);
+    value = scratchValue();
   } else {
     return undefined;
   }
@@ -176,35 +178,74 @@ function parseV4(text: string, start: number, end: number): number {
   return result * 256 + octet;
 }
 
-/** An IPv6 address without zone, already validated by `isIP`, as a 128-bit value. */
-function parseV6(text: string): bigint {
-  const groups = new Array<number>(8).fill(0);
-  const gap = text.indexOf("::");
-  const head = gap === -1 ? text : text.slice(0, gap);
-  const tail = gap === -1 ? "" : text.slice(gap + 2);
-  const headGroups = splitGroups(head);
-  const tailGroups = splitGroups(tail);
-  for (let i = 0; i < headGroups.length; i++) groups[i] = headGroups[i] ?? 0;
-  for (let i = 0; i < tailGroups.length; i++) groups[8 - tailGroups.length + i] = tailGroups[i] ?? 0;
-  // 32-bit words are exact as doubles (a 64-bit half would not be); four BigInt shifts in all.
-  let value = 0n;
-  for (let i = 0; i < 8; i += 2)
-    value = (value << 32n) | BigInt((groups[i] ?? 0) * 0x10000 + (groups[i + 1] ?? 0));
-  return value;
-}
+// Scratch groups of the address being parsed or formatted. Safe to share: parsing is synchronous
+// and never re-entrant; it saves the accept path an array per address.
+const GROUPS = new Uint16Array(8);
 
-function splitGroups(part: string): number[] {
-  if (part.length === 0) return [];
-  const groups: number[] = [];
-  for (const piece of part.split(":")) {
-    if (piece.includes(".")) {
-      const v4 = parseV4(piece, 0, piece.length);
-      groups.push(Math.floor(v4 / 0x10000), v4 % 0x10000);
+/**
+ * Reads the IPv6 address in `text[0, end)`, already validated by `isIP`, into {@link GROUPS}.
+ * One pass, no intermediate strings.
+ */
+function scanV6(text: string, end: number): void {
+  GROUPS.fill(0);
+  let count = 0;
+  let gap = -1;
+  let group = 0;
+  let digits = false;
+  let groupStart = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a /* : */) {
+      if (digits) GROUPS[count++] = group;
+      group = 0;
+      digits = false;
+      if (i + 1 < end && text.charCodeAt(i + 1) === 0x3a) {
+        gap = count;
+        i++;
+      }
+      groupStart = i + 1;
+    } else if (c === 0x2e /* . */) {
+      // An embedded IPv4 tail fills the last two groups.
+      const v4 = parseV4(text, groupStart, end);
+      GROUPS[count++] = v4 >>> 16;
+      GROUPS[count++] = v4 & 0xffff;
+      digits = false;
+      break;
     } else {
-      groups.push(Number.parseInt(piece, 16));
+      // 0-9 are 0x30-0x39; A-F and a-f are 0x41-0x46 and 0x61-0x66: `| 0x20` folds case.
+      group = group * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+      digits = true;
     }
   }
-  return groups;
+  if (digits) GROUPS[count++] = group;
+  if (gap !== -1 && count < 8) {
+    const shift = 8 - count;
+    for (let k = count - 1; k >= gap; k--) GROUPS[k + shift] = GROUPS[k] ?? 0;
+    for (let k = gap; k < gap + shift; k++) GROUPS[k] = 0;
+  }
+}
+
+/** Whether {@link GROUPS} holds an IPv4-mapped address (`::ffff:0:0/96`). */
+function isMappedScratch(): boolean {
+  return (
+    GROUPS[0] === 0 &&
+    GROUPS[1] === 0 &&
+    GROUPS[2] === 0 &&
+    GROUPS[3] === 0 &&
+    GROUPS[4] === 0 &&
+    GROUPS[5] === 0xffff
+  );
+}
+
+/** {@link GROUPS} as a 128-bit value, built from 32-bit words (exact as doubles; 64-bit ones are not). */
+function scratchValue(): bigint {
+  const high = (BigInt(scratchWord(0)) << 32n) | BigInt(scratchWord(2));
+  const low = (BigInt(scratchWord(4)) << 32n) | BigInt(scratchWord(6));
+  return (high << 64n) | low;
+}
+
+function scratchWord(index: number): number {
+  return (GROUPS[index] ?? 0) * 0x10000 + (GROUPS[index + 1] ?? 0);
 }
 
 function formatV4(value: number): string {
@@ -212,28 +253,36 @@ function formatV4(value: number): string {
 }
 
 function formatV6(value: bigint): string {
-  const groups: number[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  for (let i = 0; i < 8; i++) GROUPS[i] = Number((value >> BigInt(112 - 16 * i)) & 0xffffn);
+  return formatScratch();
+}
+
+/** RFC 5952 text of {@link GROUPS}. */
+function formatScratch(): string {
   let bestStart = -1;
   let bestLength = 1; // RFC 5952 4.2.2: a single zero group is not compressed
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
+    if (GROUPS[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    while (j < 8 && GROUPS[j] === 0) j++;
     if (j - i > bestLength) {
       bestStart = i;
       bestLength = j - i;
     }
     i = j;
   }
-  const hex = (from: number, to: number): string =>
-    groups
-      .slice(from, to)
-      .map((g) => g.toString(16))
-      .join(":");
-  if (bestStart === -1) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+  let text = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += "::";
+      i += bestLength - 1;
+      continue;
+    }
+    if (text.length > 0 && !text.endsWith(":")) text += ":";
+    text += (GROUPS[i] ?? 0).toString(16);
+  }
+  return text;
 }
