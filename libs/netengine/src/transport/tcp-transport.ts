@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket, connect as tlsConnect } from "node:tls";
 import { NetEngineError, NetEngineErrorCode } from "../errors.js";
 import type { SessionHub } from "../hub.js";
@@ -52,7 +52,13 @@ export function connectTcp<U>(
     const secure = target.tls !== undefined && target.tls !== false;
     const tlsOptions = typeof target.tls === "object" ? target.tls : {};
     const socket: Socket = secure
-      ? tlsConnect({ servername: target.host, ...tlsOptions, host: target.host, port: target.port })
+      ? tlsConnect({
+          // SNI carries host names only (RFC 6066 §3); certificate checks fall back to `host`.
+          ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+          ...tlsOptions,
+          host: target.host,
+          port: target.port,
+        })
       : netConnect({ host: target.host, port: target.port, noDelay: options.noDelay });
     const timer = setTimeout(
       () => fail(new Error(`connect timeout after ${connectTimeoutMs} ms`)),

@@ -30,9 +30,12 @@ export class WsSession<U = unknown> extends Session<U> {
     this.#maxMessageBytes = maxMessageBytes;
     ws.binaryType = "nodebuffer";
     ws.on("message", this.#onMessage);
-    ws.on("pong", () => {
+    // Control frames are traffic too: a peer that pings, or answers our pings, is alive.
+    const alive = (): void => {
       this.lastReceiveAt = performance.now();
-    });
+    };
+    ws.on("pong", alive);
+    ws.on("ping", alive);
     socket.on("drain", () => this.drained());
     ws.on("error", (error: Error & { code?: string }) => {
       if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
@@ -40,6 +43,16 @@ export class WsSession<U = unknown> extends Session<U> {
           new FrameError(NetEngineErrorCode.FrameTooLarge, "WebSocket message larger than the maximum", {
             cause: error,
             context: { maxMessageBytes: maxMessageBytes },
+          }),
+        );
+        return;
+      }
+      if (error.code?.startsWith("WS_ERR_") === true) {
+        // Every other error ws raises on received bytes is a protocol violation by the peer.
+        this.frameFailed(
+          new FrameError(NetEngineErrorCode.FrameMalformed, "WebSocket protocol violation", {
+            cause: error,
+            context: { wsCode: error.code },
           }),
         );
         return;
