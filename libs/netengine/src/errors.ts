@@ -13,8 +13,6 @@ export const NetEngineErrorCode = {
   InvalidOptions: "NE_INVALID_OPTIONS",
   /** An address or CIDR range could not be parsed. */
   InvalidAddress: "NE_INVALID_ADDRESS",
-  /** A send was attempted on a session that is closing or closed. */
-  SessionClosed: "NE_SESSION_CLOSED",
   /** A connect attempt failed. */
   ConnectFailed: "NE_CONNECT_FAILED",
   /** The reconnecting client used up its attempts. */

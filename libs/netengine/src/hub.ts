@@ -95,11 +95,11 @@ export class SessionHub<U> implements SessionHost<U> {
     }
   }
 
-  countIn(_bytes: number, frames: number): void {
+  countFramesIn(frames: number): void {
     this.#stats.framesIn += frames;
   }
 
-  countOut(_bytes: number, frames: number): void {
+  countFramesOut(frames: number): void {
     this.#stats.framesOut += frames;
   }
 

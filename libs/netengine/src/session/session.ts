@@ -38,8 +38,8 @@ export interface SessionHost<U> {
   /** A sink threw or something unexpected happened; the host logs or counts it. */
   reportError(session: Session<U>, error: Error): void;
   /** Counts for the host's aggregate stats. */
-  countIn(bytes: number, frames: number): void;
-  countOut(bytes: number, frames: number): void;
+  countFramesIn(frames: number): void;
+  countFramesOut(frames: number): void;
 }
 
 let nextSessionId = 1;
@@ -218,7 +218,7 @@ export abstract class Session<U = unknown> {
   protected deliverFrame(frame: Buffer): void {
     if (this.#state === SessionState.Closed) return;
     this.stats.framesIn++;
-    this.host.countIn(0, 1);
+    this.host.countFramesIn(1);
     try {
       this.host.chain.frame(this, frame);
     } catch (error) {
@@ -295,7 +295,7 @@ export abstract class Session<U = unknown> {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.stats.framesOut += queue.length;
-    this.host.countOut(0, queue.length);
+    this.host.countFramesOut(queue.length);
     try {
       this.writeOut(queue, bytes);
     } catch (error) {
