@@ -1,0 +1,10 @@
+/**
+ * Every benchmark the harness knows, in the order they run. To add one, write a module exporting a
+ * {@link Benchmark} (name starting with its package: `lobby.login`, `netengine.…`) and list it here.
+ *
+ * @module
+ */
+import type { Benchmark } from "./harness.js";
+import { tcpEchoBenchmark, wsEchoBenchmark } from "./netengine/echo-benchmarks.js";
+
+export const benchmarks: readonly Benchmark[] = [tcpEchoBenchmark, wsEchoBenchmark];
