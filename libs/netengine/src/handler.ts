@@ -28,7 +28,7 @@ export interface EventSink<U = unknown> {
    * for long. A server protocol calls `session.markEstablished()` on the first valid frame, which
    * ends the pre-auth deadline.
    */
-  onFrame?(session: Session<U>, frame: Buffer, ev: SessionEvent): void;
+  onFrame?(session: Session<U>, frame: Uint8Array, ev: SessionEvent): void;
   /** The transport's write buffer drained after it had filled up. */
   onWriteDrained?(session: Session<U>, ev: SessionEvent): void;
   /** The session ended; always exactly once, always with a reason. */
@@ -50,7 +50,7 @@ export interface EventSink<U = unknown> {
 export interface ProtocolHandler<U = unknown> extends EventSink<U> {
   defaultAccepted?(session: Session<U>): void;
   defaultConnected?(session: Session<U>): void;
-  defaultFrame?(session: Session<U>, frame: Buffer): void;
+  defaultFrame?(session: Session<U>, frame: Uint8Array): void;
   defaultWriteDrained?(session: Session<U>): void;
   defaultDisconnected?(session: Session<U>, info: DisconnectInfo): void;
   defaultUserEvent?(session: Session<U>, event: unknown): void;
@@ -81,6 +81,9 @@ export class HandlerChain<U = unknown> {
   readonly handler: ProtocolHandler<U>;
   readonly sinks: readonly EventSink<U>[];
   readonly #fastFrame: boolean;
+  /** Reused by frame dispatch when no sink can keep it; `#frameDepth` guards nested dispatch. */
+  readonly #frameEvent = new DispatchEvent();
+  #frameDepth = 0;
 
   constructor(handler: ProtocolHandler<U>, sinks: readonly EventSink<U>[] = []) {
     this.handler = handler;
@@ -89,9 +92,21 @@ export class HandlerChain<U = unknown> {
   }
 
   /** Hot path: one frame. */
-  frame(session: Session<U>, frame: Buffer): void {
+  frame(session: Session<U>, frame: Uint8Array): void {
     if (this.#fastFrame) {
       this.handler.onFrame?.(session, frame, INERT_EVENT);
+      return;
+    }
+    if (this.sinks.length === 0 && this.#frameDepth === 0) {
+      const ev = this.#frameEvent;
+      ev.defaultPrevented = false;
+      this.#frameDepth++;
+      try {
+        this.handler.onFrame?.(session, frame, ev);
+        if (!ev.defaultPrevented) this.handler.defaultFrame?.(session, frame);
+      } finally {
+        this.#frameDepth--;
+      }
       return;
     }
     const ev = new DispatchEvent();

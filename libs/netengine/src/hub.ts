@@ -78,6 +78,8 @@ export class SessionHub<U> implements SessionHost<U> {
     this.#stats.disconnects[info.reason]++;
     this.#stats.bytesIn += session.stats.bytesIn;
     this.#stats.bytesOut += session.stats.bytesOut;
+    this.#stats.framesIn += session.stats.framesIn;
+    this.#stats.framesOut += session.stats.framesOut;
     if (this.sessions.size === 0) this.#stopSweep();
     this.#onReleased?.(session, info);
   }
@@ -95,15 +97,7 @@ export class SessionHub<U> implements SessionHost<U> {
     }
   }
 
-  countFramesIn(frames: number): void {
-    this.#stats.framesIn += frames;
-  }
-
-  countFramesOut(frames: number): void {
-    this.#stats.framesOut += frames;
-  }
-
-  /** A snapshot of the counters; byte counts include the open sessions'. */
+  /** A snapshot of the counters; byte and frame counts include the open sessions'. */
   stats(): EngineStats {
     const snapshot: EngineStats = {
       ...this.#stats,
@@ -113,6 +107,8 @@ export class SessionHub<U> implements SessionHost<U> {
     for (const session of this.sessions) {
       snapshot.bytesIn += session.stats.bytesIn;
       snapshot.bytesOut += session.stats.bytesOut;
+      snapshot.framesIn += session.stats.framesIn;
+      snapshot.framesOut += session.stats.framesOut;
     }
     return snapshot;
   }

@@ -29,12 +29,12 @@ class LoggingEcho extends EchoServerProtocol {
   defaultAccepted(): void {
     this.log.push("handler.defaultAccepted");
   }
-  override onFrame(session: Session, frame: Buffer, ev: SessionEvent): void {
+  override onFrame(session: Session, frame: Uint8Array, ev: SessionEvent): void {
     this.log.push("handler.onFrame");
     super.onFrame(session, frame, ev);
     session.post(frame.toString());
   }
-  override defaultFrame(session: Session, frame: Buffer): void {
+  override defaultFrame(session: Session, frame: Uint8Array): void {
     this.log.push("handler.defaultFrame");
     super.defaultFrame(session, frame);
   }
@@ -98,7 +98,7 @@ for (const { transport } of TRANSPORTS) {
       const echo = new RecordingEcho();
       const censor: EventSink = {
         onFrame(_session, frame, ev) {
-          if (frame.toString().startsWith("x")) ev.preventDefault();
+          if (Buffer.from(frame).toString().startsWith("x")) ev.preventDefault();
         },
       };
       const listener = await kit.listen({ transport, handler: echo, sinks: [censor] });
@@ -124,7 +124,7 @@ for (const { transport } of TRANSPORTS) {
       const reported: { error: Error; session: Session | undefined }[] = [];
       const faulty: EventSink = {
         onFrame(_session, frame) {
-          if (frame.toString() === "boom") throw thrown;
+          if (Buffer.from(frame).toString() === "boom") throw thrown;
         },
       };
       const listener = await kit.listen({

@@ -177,7 +177,7 @@ for (const { transport } of TRANSPORTS) {
       const protocol: ProtocolHandler = {
         onFrame(session, frame) {
           session.markEstablished();
-          if (frame.toString() === "start") session.post("loop");
+          if (Buffer.from(frame).toString() === "start") session.post("loop");
           else {
             loopsAtProbe = loops;
             stop = true;

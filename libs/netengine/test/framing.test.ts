@@ -16,6 +16,11 @@ import {
   MAX_FRAME_BYTES_LIMIT,
 } from "../src/framing/length-prefix-framer.js";
 
+/** Frames are Uint8Array views; compare them as Buffers (a view, no copy). */
+function asBuffer(frame: Uint8Array): Buffer {
+  return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+}
+
 interface FramerLimits {
   maxFrameBytes?: number;
   allowEmptyFrames?: boolean;
@@ -226,7 +231,7 @@ function encodeAll(framer: Framer, payloads: readonly Uint8Array[]): Buffer {
 function decodeAll(framer: Framer, chunks: readonly Buffer[]): { frames: Buffer[]; buffered: number } {
   const decoder = framer.createDecoder();
   const frames: Buffer[] = [];
-  for (const chunk of chunks) decoder.push(chunk, (frame) => frames.push(frame));
+  for (const chunk of chunks) decoder.push(chunk, (frame) => frames.push(asBuffer(frame)));
   return { frames, buffered: decoder.bufferedBytes };
 }
 
@@ -354,7 +359,7 @@ for (const c of framerCases) {
             let error: unknown;
             for (const chunk of split(stream, chunking)) {
               try {
-                decoder.push(chunk, (frame) => frames.push(frame));
+                decoder.push(chunk, (frame) => frames.push(asBuffer(frame)));
               } catch (caught) {
                 error = caught;
                 break;
@@ -439,7 +444,7 @@ for (const c of framerCases) {
       const frames: Buffer[] = [];
       const stream = Buffer.concat([c.wire(letters(2)), c.wire(Buffer.alloc(0)), c.wire(letters(3))]);
       expectFrameError(
-        () => framer.createDecoder().push(stream, (frame) => frames.push(frame)),
+        () => framer.createDecoder().push(stream, (frame) => frames.push(asBuffer(frame))),
         NetEngineErrorCode.FrameMalformed,
       );
       assert.deepEqual(frames, [letters(2)], "the frame before the bad one is delivered");
@@ -451,7 +456,7 @@ for (const c of framerCases) {
       const frames: Buffer[] = [];
       const oversize = c.wire(letters(9));
       decoder.push(Buffer.concat([c.wire(letters(4)), oversize.subarray(0, 2)]), (frame) =>
-        frames.push(frame),
+        frames.push(asBuffer(frame)),
       );
       assert.deepEqual(frames, [letters(4)]);
       const first = thrown(() => decoder.push(oversize.subarray(2), () => undefined));
@@ -471,8 +476,8 @@ for (const c of framerCases) {
       const boom = new Error("handler failed");
       const stream = Buffer.concat([c.wire(letters(2)), c.wire(letters(3))]);
       const seen: Buffer[] = [];
-      const onFrame = (frame: Buffer): void => {
-        seen.push(frame);
+      const onFrame = (frame: Uint8Array): void => {
+        seen.push(asBuffer(frame));
         throw boom;
       };
       assert.equal(
@@ -535,7 +540,7 @@ for (const c of framerCases) {
       const limit = (4 + c.overhead) * stream.byteLength;
       countCopiedBytes(limit, () => {
         for (let i = 0; i < stream.byteLength; i++) {
-          decoder.push(stream.subarray(i, i + 1), (frame) => frames.push(frame));
+          decoder.push(stream.subarray(i, i + 1), (frame) => frames.push(asBuffer(frame)));
         }
       });
       assert.equal(frames.length, 1);
@@ -638,8 +643,8 @@ describe("delimiter framer", () => {
     const decoder = framer.createDecoder();
     const frames: Buffer[] = [];
     // 4 payload bytes then 3 of the delimiter are pending: 7 > 4, yet the frame may still be valid.
-    decoder.push(Buffer.from("abcd\r\n\r"), (frame) => frames.push(frame));
-    decoder.push(Buffer.from("\n"), (frame) => frames.push(frame));
+    decoder.push(Buffer.from("abcd\r\n\r"), (frame) => frames.push(asBuffer(frame)));
+    decoder.push(Buffer.from("\n"), (frame) => frames.push(asBuffer(frame)));
     assert.deepEqual(frames.map(String), ["abcd"]);
     // Whereas a byte that cannot continue the delimiter makes it too large at once.
     const other = framer.createDecoder();

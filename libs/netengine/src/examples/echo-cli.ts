@@ -107,7 +107,9 @@ async function client(
     handler: new EchoClientProtocol({
       echoed(_session, frame) {
         received++;
-        console.log(`echo ${received}/${count}: ${frame.toString("utf8")}`);
+        console.log(
+          `echo ${received}/${count}: ${Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString("utf8")}`,
+        );
         if (received === count) done();
       },
       disconnected(_session, info) {

@@ -8,11 +8,11 @@ import type { Session } from "../session/session.js";
  * action: a chained sink can inspect frames and `preventDefault()` to stop an echo.
  */
 export class EchoServerProtocol implements ProtocolHandler {
-  onFrame(session: Session, _frame: Buffer, _ev: SessionEvent): void {
+  onFrame(session: Session, _frame: Uint8Array, _ev: SessionEvent): void {
     session.markEstablished();
   }
 
-  defaultFrame(session: Session, frame: Buffer): void {
+  defaultFrame(session: Session, frame: Uint8Array): void {
     session.send(frame);
   }
 }
@@ -20,7 +20,7 @@ export class EchoServerProtocol implements ProtocolHandler {
 /** Callbacks through which the echo client talks to its application. */
 export interface EchoClientApplication {
   connected?(session: Session): void;
-  echoed(session: Session, frame: Buffer): void;
+  echoed(session: Session, frame: Uint8Array): void;
   disconnected?(session: Session, info: DisconnectInfo): void;
 }
 
@@ -39,7 +39,7 @@ export class EchoClientProtocol implements ProtocolHandler {
     this.#app.connected?.(session);
   }
 
-  onFrame(session: Session, frame: Buffer): void {
+  onFrame(session: Session, frame: Uint8Array): void {
     this.#app.echoed(session, frame);
   }
 

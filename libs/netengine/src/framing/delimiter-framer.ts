@@ -237,7 +237,7 @@ class DelimiterDecoder implements FrameDecoder {
     return this.#partsBytes;
   }
 
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  push(chunk: Buffer, onFrame: (frame: Uint8Array) => void): void {
     if (this.#failure !== undefined) throw this.#failure.error;
     try {
       this.#decode(chunk, onFrame);
@@ -251,7 +251,7 @@ class DelimiterDecoder implements FrameDecoder {
     }
   }
 
-  #decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  #decode(chunk: Buffer, onFrame: (frame: Uint8Array) => void): void {
     const d = this.#delimiter.byteLength;
     let pos = 0;
     if (this.#tailBytes > 0) {
@@ -283,7 +283,7 @@ class DelimiterDecoder implements FrameDecoder {
   }
 
   /** Emits the first `frameBytes` pending bytes as a frame and drops everything pending. */
-  #emitPending(frameBytes: number, onFrame: (frame: Buffer) => void): void {
+  #emitPending(frameBytes: number, onFrame: (frame: Uint8Array) => void): void {
     this.#checkFrame(frameBytes, this.#pendingOffset);
     const first = this.#parts[0];
     // One join per frame; none when the frame lies in a single earlier chunk.

@@ -31,6 +31,8 @@ export interface FrameDecoder {
   /**
    * Feeds the next chunk of the stream; calls `onFrame` once per complete frame, in order.
    *
+   * Frames are `Uint8Array`s (some framers hand out `Buffer`s, a subclass): wrap one with
+   * `Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)` for Buffer methods, no copy.
    * A frame passed to `onFrame` may be a view into `chunk` (no copy); it stays valid after the
    * call (it keeps the chunk alive), so a handler that keeps frames for long should copy them.
    * Bytes of an incomplete frame are kept without copying until the frame completes, then joined
@@ -45,7 +47,7 @@ export interface FrameDecoder {
    * After any throw the decoder is unusable: it drops what it holds and every later `push` throws
    * the same error, since the rest of the stream can no longer be framed reliably.
    */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void;
+  push(chunk: Buffer, onFrame: (frame: Uint8Array) => void): void;
   /** Bytes held for an incomplete frame. */
   readonly bufferedBytes: number;
 }

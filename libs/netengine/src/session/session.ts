@@ -37,9 +37,6 @@ export interface SessionHost<U> {
   established(session: Session<U>): void;
   /** A sink threw or something unexpected happened; the host logs or counts it. */
   reportError(session: Session<U>, error: Error): void;
-  /** Counts for the host's aggregate stats. */
-  countFramesIn(frames: number): void;
-  countFramesOut(frames: number): void;
 }
 
 let nextSessionId = 1;
@@ -73,7 +70,10 @@ export abstract class Session<U = unknown> {
   #state: SessionState = SessionState.Open;
   #established = false;
   #queue: Uint8Array[] = [];
+  /** Wire bytes of the queued payloads (framing included). */
   #queuedBytes = 0;
+  /** The transport's buffered bytes after the last flush; only shrinks until the next flush. */
+  #transportAtFlush = 0;
   #flushScheduled = false;
   #events: unknown[] = [];
   #eventsScheduled = false;
@@ -137,10 +137,14 @@ export abstract class Session<U = unknown> {
    */
   send(payload: Uint8Array): boolean {
     if (this.#state !== SessionState.Open) return false;
-    this.checkPayload(payload);
+    this.#queuedBytes += this.wireSize(payload);
     this.#queue.push(payload);
-    this.#queuedBytes += payload.byteLength;
-    if (this.#queuedBytes + this.transportBufferedBytes() > this.host.highWaterMarkBytes) {
+    // The transport's buffer can only have shrunk since the flush that measured it, so the cached
+    // figure is an upper bound: read the real one only when the bound passes the mark.
+    if (
+      this.#queuedBytes + this.#transportAtFlush > this.host.highWaterMarkBytes &&
+      this.#queuedBytes + this.transportBufferedBytes() > this.host.highWaterMarkBytes
+    ) {
       this.#release({
         reason: DisconnectReason.SlowConsumer,
         detail: `${this.bufferedBytes} bytes queued, high-water mark ${this.host.highWaterMarkBytes}`,
@@ -215,10 +219,9 @@ export abstract class Session<U = unknown> {
   }
 
   /** Transport: one frame arrived; dispatches it unless the session already closed. */
-  protected deliverFrame(frame: Buffer): void {
+  protected deliverFrame(frame: Uint8Array): void {
     if (this.#state === SessionState.Closed) return;
     this.stats.framesIn++;
-    this.host.countFramesIn(1);
     try {
       this.host.chain.frame(this, frame);
     } catch (error) {
@@ -269,10 +272,10 @@ export abstract class Session<U = unknown> {
     this.#safely(() => this.host.chain.heartbeat(this));
   }
 
-  /** Validates that a payload can be framed; throws FrameError. */
-  protected abstract checkPayload(payload: Uint8Array): void;
-  /** Hands queued payloads to the transport in one write. */
-  protected abstract writeOut(payloads: Uint8Array[], bytes: number): void;
+  /** Bytes `payload` takes on the wire; throws FrameError when it cannot be framed. */
+  protected abstract wireSize(payload: Uint8Array): number;
+  /** Hands queued payloads (`wireBytes` on the wire in all) to the transport in one write. */
+  protected abstract writeOut(payloads: Uint8Array[], wireBytes: number): void;
   /** Bytes the transport holds that the kernel has not taken yet. */
   protected abstract transportBufferedBytes(): number;
   /** Half-close after the final flush (TCP FIN, WebSocket close frame). */
@@ -295,9 +298,9 @@ export abstract class Session<U = unknown> {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.stats.framesOut += queue.length;
-    this.host.countFramesOut(queue.length);
     try {
       this.writeOut(queue, bytes);
+      this.#transportAtFlush = this.transportBufferedBytes();
     } catch (error) {
       this.#release({ reason: DisconnectReason.Error, error: toError(error), detail: "write failed" });
     }
@@ -345,6 +348,7 @@ export abstract class Session<U = unknown> {
     this.#lingerTimer = undefined;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#transportAtFlush = 0;
     try {
       this.destroyTransport(info);
     } catch (error) {

@@ -52,23 +52,22 @@ export class TcpSession<U = unknown> extends Session<U> {
     }
   };
 
-  #onFrame = (frame: Buffer): void => {
+  #onFrame = (frame: Uint8Array): void => {
     this.deliverFrame(frame);
   };
 
-  protected checkPayload(payload: Uint8Array): void {
-    this.#framer.encodedLength(payload);
+  protected wireSize(payload: Uint8Array): number {
+    return this.#framer.encodedLength(payload);
   }
 
-  protected writeOut(payloads: Uint8Array[], _bytes: number): void {
+  protected writeOut(payloads: Uint8Array[], wireBytes: number): void {
     const framer = this.#framer;
-    let total = 0;
-    for (const payload of payloads) total += framer.encodedLength(payload);
     // One buffer, one write, one syscall for the whole turn's output.
-    const out = Buffer.allocUnsafe(total);
+    const out = Buffer.allocUnsafe(wireBytes);
     let offset = 0;
-    for (const payload of payloads) offset = framer.encodeInto(payload, out, offset);
-    this.stats.bytesOut += total;
+    for (let i = 0; i < payloads.length; i++)
+      offset = framer.encodeInto(payloads[i] as Uint8Array, out, offset);
+    this.stats.bytesOut += wireBytes;
     this.#socket.write(out);
   }
 

@@ -85,12 +85,13 @@ export class WsSession<U = unknown> extends Session<U> {
     this.deliverFrame(data);
   };
 
-  protected checkPayload(payload: Uint8Array): void {
+  protected wireSize(payload: Uint8Array): number {
     if (payload.byteLength > this.#maxMessageBytes) {
       throw new FrameError(NetEngineErrorCode.FrameTooLarge, "payload larger than the maximum message size", {
         context: { bytes: payload.byteLength, maxMessageBytes: this.#maxMessageBytes },
       });
     }
+    return payload.byteLength;
   }
 
   protected writeOut(payloads: Uint8Array[], bytes: number): void {

@@ -471,7 +471,7 @@ export class RecordingEcho extends EchoServerProtocol {
     this.acceptedAt.set(session, now());
   }
 
-  override onFrame(session: Session, frame: Buffer, ev: SessionEvent): void {
+  override onFrame(session: Session, frame: Uint8Array, ev: SessionEvent): void {
     this.frames.push(Buffer.from(frame));
     super.onFrame(session, frame, ev);
   }
