@@ -5,6 +5,6 @@
  * @module
  */
 import type { Benchmark } from "./harness.js";
-import { tcpEchoBenchmark, wsEchoBenchmark } from "./netengine/echo-benchmarks.js";
+import { tcpEchoBenchmark, tcpEchoShallowBenchmark, wsEchoBenchmark } from "./netengine/echo-benchmarks.js";
 
-export const benchmarks: readonly Benchmark[] = [tcpEchoBenchmark, wsEchoBenchmark];
+export const benchmarks: readonly Benchmark[] = [tcpEchoBenchmark, tcpEchoShallowBenchmark, wsEchoBenchmark];

@@ -70,6 +70,7 @@ export abstract class Session<U = unknown> {
   #state: SessionState = SessionState.Open;
   #established = false;
   #queue: Uint8Array[] = [];
+  #spare: Uint8Array[] = [];
   /** Wire bytes of the queued payloads (framing included). */
   #queuedBytes = 0;
   /** The transport's buffered bytes after the last flush; only shrinks until the next flush. */
@@ -295,7 +296,8 @@ export abstract class Session<U = unknown> {
     if (this.#queue.length === 0) return;
     const queue = this.#queue;
     const bytes = this.#queuedBytes;
-    this.#queue = [];
+    // Two arrays take turns: transports copy or hand off every payload before writeOut returns.
+    this.#queue = this.#spare;
     this.#queuedBytes = 0;
     this.stats.framesOut += queue.length;
     try {
@@ -303,6 +305,9 @@ export abstract class Session<U = unknown> {
       this.#transportAtFlush = this.transportBufferedBytes();
     } catch (error) {
       this.#release({ reason: DisconnectReason.Error, error: toError(error), detail: "write failed" });
+    } finally {
+      queue.length = 0;
+      this.#spare = queue;
     }
   }
 
