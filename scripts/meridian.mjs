@@ -509,12 +509,21 @@ function requireScript(packages, name, script, folder) {
     throw new StepError(`${name} has no "${script}" script in ${pkg.rel}/package.json`);
 }
 
-async function commandStart(pnpm, packages) {
+async function commandStart(_pnpm, packages) {
   requireScript(packages, "@meridian/netengine", "echo", "libs/netengine");
-  // pnpm passes a `--` after the script name through to the script, so the arguments follow directly.
-  const args = ["--filter", "@meridian/netengine", "run", "echo", "server", "--transport", "both"];
-  log(`start: pnpm ${args.join(" ")} (Ctrl-C to stop)`);
-  return runForwardingSignals(pnpm, args);
+  // Node runs the server directly (the package's `echo` script does the same): a pnpm wrapper in
+  // the process group would die of the forwarded Ctrl-C while the server is still saying goodbye.
+  const args = [
+    "--conditions=meridian-source",
+    "--import",
+    "tsx",
+    "libs/netengine/src/examples/echo-cli.ts",
+    "server",
+    "--transport",
+    "both",
+  ];
+  log(`start: node ${args.join(" ")} (Ctrl-C to stop)`);
+  return runForwardingSignals(process.execPath, args);
 }
 
 async function commandBench(pnpm, packages, filter) {
