@@ -133,11 +133,22 @@ export class HandlerChain<U = unknown> {
     for (const sink of this.sinks) sink.onUserEvent?.(session, event, ev);
     if (!ev.defaultPrevented) this.handler.defaultUserEvent?.(session, event);
   }
-  disconnected(session: Session<U>, info: DisconnectInfo): void {
+  /**
+   * Every link hears of a disconnect, even when an earlier one throws: each link's error goes to
+   * `report` and the next link still runs.
+   */
+  disconnected(session: Session<U>, info: DisconnectInfo, report: (error: unknown) => void): void {
     const ev = new DispatchEvent();
-    this.handler.onDisconnected?.(session, info, ev);
-    for (const sink of this.sinks) sink.onDisconnected?.(session, info, ev);
-    if (!ev.defaultPrevented) this.handler.defaultDisconnected?.(session, info);
+    const guarded = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (error) {
+        report(error);
+      }
+    };
+    guarded(() => this.handler.onDisconnected?.(session, info, ev));
+    for (const sink of this.sinks) guarded(() => sink.onDisconnected?.(session, info, ev));
+    if (!ev.defaultPrevented) guarded(() => this.handler.defaultDisconnected?.(session, info));
   }
 
   #dispatch<K extends "onAccepted" | "onConnected" | "onWriteDrained" | "onHeartbeat">(

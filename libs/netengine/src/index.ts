@@ -57,12 +57,11 @@ export {
 } from "./guard/index.js";
 export type { EventSink, ProtocolHandler, SessionEvent } from "./handler.js";
 export type { EngineStats } from "./hub.js";
-export type { Listener, ListenerStats } from "./listener.js";
+export { HANDSHAKE_TIMEOUT_MS, type Listener, type ListenerStats } from "./listener.js";
 export {
   type ConnectOptions,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_MESSAGE_BYTES,
   type ListenOptions,
   type SessionOptions,
 } from "./options.js";
@@ -72,6 +71,7 @@ export {
   DEFAULT_RECONNECT_INITIAL_DELAY_MS,
   DEFAULT_RECONNECT_MAX_ATTEMPTS,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
+  DEFAULT_RECONNECT_STABLE_AFTER_MS,
   ReconnectingClient,
   type ReconnectingClientOptions,
 } from "./reconnect/reconnecting-client.js";

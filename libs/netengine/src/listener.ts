@@ -12,6 +12,9 @@ import {
 import { DisconnectReason } from "./reasons.js";
 import type { Session, TransportKind } from "./session/session.js";
 
+/** Without an accept guard, how long a connection may take to become a session (WebSocket upgrade). */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** Counters of a listener: the sessions' counters plus the accept path's. */
 export interface ListenerStats extends EngineStats {
   /** Connections that passed the accept guard. */
@@ -85,7 +88,6 @@ export abstract class BaseListener<U> implements Listener<U> {
     // Reads stay paused until the guard has judged the remote address: a refused peer's bytes are
     // never read.
     this.server = createServer({ pauseOnConnect: true, noDelay: this.options.noDelay }, this.#onConnection);
-    this.server.on("error", (error) => this.hub.reportError(undefined, toError(error)));
   }
 
   get sessions(): ReadonlySet<Session<U>> {
@@ -125,6 +127,8 @@ export abstract class BaseListener<U> implements Listener<U> {
         },
         () => {
           this.server.off("error", onError);
+          // From now on errors (e.g. EMFILE on accept) reach onError; a bind failure rejects instead.
+          this.server.on("error", (error) => this.hub.reportError(undefined, toError(error)));
           resolve();
         },
       );
@@ -189,15 +193,22 @@ export abstract class BaseListener<U> implements Listener<U> {
     this.hub.open(session);
   }
 
-  /** Starts a deadline for a connection that has no session yet (e.g. before a WebSocket upgrade). */
+  /**
+   * Starts a deadline for a connection that has no session yet (before a WebSocket upgrade, or a
+   * wss TLS handshake): the pre-auth deadline, or without a guard {@link HANDSHAKE_TIMEOUT_MS}, so
+   * a peer that never upgrades is never kept forever.
+   */
   protected startRawDeadline(socket: Socket, admission: Admission): void {
-    if (this.guard === undefined) return;
-    admission.timer = setTimeout(() => {
-      admission.timer = undefined;
-      if (admission.session !== undefined) return;
-      this.#pruned();
-      socket.destroy();
-    }, admission.deadlineMs);
+    const guarded = this.guard !== undefined;
+    admission.timer = setTimeout(
+      () => {
+        admission.timer = undefined;
+        if (admission.session !== undefined) return;
+        if (guarded) this.#pruned();
+        socket.destroy();
+      },
+      guarded ? admission.deadlineMs : HANDSHAKE_TIMEOUT_MS,
+    );
   }
 
   #pruned(): void {

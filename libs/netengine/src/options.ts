@@ -6,8 +6,6 @@ import type { AcceptGuard, AcceptGuardOptions } from "./guard/accept-guard.js";
 import type { EventSink, ProtocolHandler } from "./handler.js";
 import { DEFAULT_HIGH_WATER_MARK_BYTES, DEFAULT_LINGER_MS, type Session } from "./session/session.js";
 
-/** Default maximum WebSocket message size, when no framer says otherwise. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 /** Default idle timeout: 0, off. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 0;
 /** Default heartbeat interval: 0, off. */
@@ -116,9 +114,9 @@ export function resolveSessionOptions<U>(options: SessionOptions<U>): ResolvedSe
       "highWaterMarkBytes",
       options.highWaterMarkBytes ?? DEFAULT_HIGH_WATER_MARK_BYTES,
     ),
-    lingerMs: nonNegativeInt("lingerMs", options.lingerMs ?? DEFAULT_LINGER_MS),
-    idleTimeoutMs: nonNegativeInt("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
-    heartbeatIntervalMs: nonNegativeInt(
+    lingerMs: timerMs("lingerMs", options.lingerMs ?? DEFAULT_LINGER_MS),
+    idleTimeoutMs: timerMs("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
+    heartbeatIntervalMs: timerMs(
       "heartbeatIntervalMs",
       options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     ),
@@ -131,6 +129,18 @@ export function resolveSessionOptions<U>(options: SessionOptions<U>): ResolvedSe
 export function positiveInt(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new OptionsError(`${name} must be a positive integer, got ${String(value)}`, { name, value });
+  }
+  return value;
+}
+
+/** Largest delay setTimeout honours (about 24.8 days); larger ones fire after 1 ms. */
+export const MAX_TIMER_MS = 0x7fff_ffff;
+
+/** A non-negative integer delay that setTimeout can honour. */
+export function timerMs(name: string, value: number): number {
+  nonNegativeInt(name, value);
+  if (value > MAX_TIMER_MS) {
+    throw new OptionsError(`${name} must be at most ${MAX_TIMER_MS} ms, got ${value}`, { name, value });
   }
   return value;
 }

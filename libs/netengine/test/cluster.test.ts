@@ -78,6 +78,27 @@ describe("cluster", () => {
     }
   });
 
+  it("cluster - a worker that cannot start fails the runner and leaves no worker behind", async () => {
+    const child = spawn(process.execPath, ["--conditions=meridian-source", "--import", "tsx", fixture], {
+      env: { ...process.env, CLUSTER_ECHO_PORT: String(await freePort()), CLUSTER_ECHO_FAIL: "1" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => {
+      out += d;
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.once("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, /^FAILED NE_LISTEN_FAILED 0$/m);
+  });
+
   it("cluster - sumStats adds numbers field by field, recursively", () => {
     assert.deepEqual(
       sumStats([

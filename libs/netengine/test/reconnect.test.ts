@@ -166,6 +166,77 @@ describe("reconnect - policy", () => {
     }
   });
 
+  it("reconnect - a server that accepts and drops at once makes the client back off and give up", async () => {
+    // Every connection is accepted and closed at once, as a guard refusing after the kernel's
+    // accept does.
+    let accepted = 0;
+    const server = await listen({
+      transport: "tcp",
+      host: "127.0.0.1",
+      port: 0,
+      handler: {
+        onAccepted: (session: Session) => {
+          accepted++;
+          session.close();
+        },
+      },
+    });
+    let gaveUp: NetEngineError | undefined;
+    const delays: number[] = [];
+    const client = new ReconnectingClient({
+      connect: () => echoClient(server.port, "tcp", []).connect(),
+      initialDelayMs: 20,
+      maxDelayMs: 40,
+      maxAttempts: 5,
+      stableAfterMs: 1000,
+      random: () => 0.5,
+      onReconnecting: (info) => delays.push(info.delayMs),
+      onGiveUp: (error) => {
+        gaveUp = error;
+      },
+    });
+    try {
+      await client.start();
+      await waitFor(() => gaveUp !== undefined);
+      assert.equal(gaveUp?.code, NetEngineErrorCode.ReconnectGaveUp);
+      // Every reconnect waited (no hot loop) and the count stopped at maxAttempts.
+      assert.ok(delays.length >= 4 && delays.every((d) => d > 0), `delays ${delays.join(",")}`);
+      assert.ok(accepted <= 5, `${accepted} connections accepted`);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+
+  it("reconnect - a callback that throws is reported and does not stop the client", async () => {
+    const server = await listen({
+      transport: "tcp",
+      host: "127.0.0.1",
+      port: 0,
+      handler: new EchoServerProtocol(),
+    });
+    const reported: Error[] = [];
+    const client = new ReconnectingClient({
+      connect: () => echoClient(server.port, "tcp", []).connect(),
+      initialDelayMs: 5,
+      maxDelayMs: 10,
+      maxAttempts: 50,
+      onDisconnected: () => {
+        throw new Error("listener bug");
+      },
+      onError: (error) => reported.push(error),
+    });
+    try {
+      const first = await client.start();
+      first.close();
+      await waitFor(() => client.connects === 2);
+      assert.equal(reported.length, 1);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+
   it("reconnect - rejects bad options with a typed error", () => {
     assert.throws(
       () => new ReconnectingClient({ connect: () => Promise.reject(new Error("x")), factor: 0.5 }),

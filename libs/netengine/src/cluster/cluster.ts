@@ -23,6 +23,11 @@ export interface ClusterOptions {
   respawn?: boolean;
   /** How long `close()` waits for a worker to exit before killing it. Default 10000 ms. */
   shutdownTimeoutMs?: number;
+  /**
+   * The primary closes the workers gracefully on SIGTERM and SIGINT (and exits when they are gone).
+   * Default true; set false to call `close()` yourself.
+   */
+  handleSignals?: boolean;
 }
 
 /** The primary's handle on its workers. */
@@ -32,6 +37,15 @@ export interface ClusterPrimary {
   stats(): Promise<Record<string, unknown>>;
   /** Asks every worker to close gracefully, waits for all to exit. */
   close(): Promise<void>;
+}
+
+function isMessage(value: unknown): value is Message {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === "string" &&
+    (value as { type: string }).type.startsWith("ne:")
+  );
 }
 
 type Message =
@@ -64,8 +78,18 @@ async function runWorker(options: ClusterOptions): Promise<void> {
   try {
     handle = await options.start();
   } catch (error) {
-    send({ type: "ne:failed", message: toError(error).message });
-    process.exit(1);
+    // Exit once the message is out, so the primary learns why.
+    const exit = (): never => process.exit(1);
+    const sendToPrimary = process.send?.bind(process);
+    if (sendToPrimary === undefined) exit();
+    else
+      sendToPrimary(
+        { type: "ne:failed", message: toError(error).message } satisfies Message,
+        undefined,
+        {},
+        exit,
+      );
+    return new Promise<never>(() => {});
   }
   let closing = false;
   const shutdown = async (): Promise<void> => {
@@ -74,11 +98,13 @@ async function runWorker(options: ClusterOptions): Promise<void> {
     await handle.close().catch(() => {});
     process.disconnect?.();
   };
-  process.on("message", (m: Message) => {
+  process.on("message", (m: unknown) => {
+    if (!isMessage(m)) return;
     if (m.type === "ne:stats") send({ type: "ne:stats-reply", id: m.id, stats: handle.stats() });
     else if (m.type === "ne:shutdown") void shutdown();
   });
-  // The primary forwards SIGTERM as ne:shutdown; a worker signalled directly closes the same way.
+  // The primary turns SIGTERM / SIGINT into ne:shutdown; a worker signalled directly closes the same
+  // way, and ignores the terminal's Ctrl-C, which reaches the whole process group.
   process.on("SIGTERM", () => void shutdown());
   process.on("SIGINT", () => {});
   send({ type: "ne:ready" });
@@ -99,7 +125,8 @@ async function startPrimary(options: ClusterOptions): Promise<ClusterPrimary> {
     new Promise((resolve, reject) => {
       const worker = cluster.fork();
       workers.add(worker);
-      worker.on("message", (m: Message) => {
+      worker.on("message", (m: unknown) => {
+        if (!isMessage(m)) return;
         if (m.type === "ne:ready") resolve(worker);
         else if (m.type === "ne:failed") {
           reject(new NetEngineError(NetEngineErrorCode.ListenFailed, `worker failed to start: ${m.message}`));
@@ -126,9 +153,16 @@ async function startPrimary(options: ClusterOptions): Promise<ClusterPrimary> {
       });
     });
 
-  await Promise.all(Array.from({ length: count }, fork));
+  try {
+    await Promise.all(Array.from({ length: count }, fork));
+  } catch (error) {
+    // One worker could not start: stop the others too, and do not respawn anything.
+    closing = true;
+    for (const w of workers) w.kill("SIGKILL");
+    throw error;
+  }
 
-  return {
+  const primary: ClusterPrimary = {
     get workers() {
       return workers.size;
     },
@@ -166,6 +200,16 @@ async function startPrimary(options: ClusterOptions): Promise<ClusterPrimary> {
       );
     },
   };
+  if (options.handleSignals ?? true) {
+    const onSignal = (): void => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      void primary.close().then(() => process.exit(0));
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+  return primary;
 }
 
 /** Adds numbers field by field across objects; nested plain objects are summed recursively. */

@@ -76,8 +76,13 @@ async function server(
 ): Promise<number> {
   const handler = new EchoServerProtocol();
   const listeners: Listener[] = [];
-  if (transport !== "ws") listeners.push(await listen({ transport: "tcp", host, port, handler }));
-  if (transport !== "tcp") listeners.push(await listen({ transport: "ws", host, port: wsPort, handler }));
+  try {
+    if (transport !== "ws") listeners.push(await listen({ transport: "tcp", host, port, handler }));
+    if (transport !== "tcp") listeners.push(await listen({ transport: "ws", host, port: wsPort, handler }));
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close({ goodbye: false })));
+    throw error;
+  }
   for (const l of listeners) console.log(`echo server listening: ${l.transport}://${l.host}:${l.port}`);
   console.log("stop with Ctrl-C (SIGINT) or SIGTERM");
   await new Promise<void>((resolve) => {

@@ -11,6 +11,9 @@ export const DEFAULT_RECONNECT_FACTOR = 2;
 /** Default number of consecutive failed attempts before giving up. */
 export const DEFAULT_RECONNECT_MAX_ATTEMPTS = 10;
 
+/** Default time a session must stay up before the failure count starts over. */
+export const DEFAULT_RECONNECT_STABLE_AFTER_MS = 2000;
+
 /** Options of {@link ReconnectingClient}. */
 export interface ReconnectingClientOptions<U = unknown> {
   /** Makes one connection attempt, e.g. `() => connector.connect()`. Required. */
@@ -22,10 +25,13 @@ export interface ReconnectingClientOptions<U = unknown> {
   /** Delay growth per failed attempt. Default 2. */
   factor?: number;
   /**
-   * Consecutive failed attempts (connect failures, or a resume hook that threw) before giving up;
-   * `Infinity` never gives up. Default 10. The count restarts after each successful connect.
+   * Consecutive failures before giving up; `Infinity` never gives up. Default 10. A failure is a
+   * connect that failed, a resume hook that threw, or a session that ended within `stableAfterMs`
+   * (a server that accepts and drops at once must not make the client spin).
    */
   maxAttempts?: number;
+  /** A session that stays up this long resets the failure count. Default 2000 ms. */
+  stableAfterMs?: number;
   /**
    * Runs after every successful connect, before the session counts as up: log in, or resume the
    * previous session (`reconnected` is true after the first connect). If it throws, the session is
@@ -41,43 +47,56 @@ export interface ReconnectingClientOptions<U = unknown> {
   onReconnecting?: (info: { attempt: number; delayMs: number; error: Error | undefined }) => void;
   /** The client gave up; `error` has code `NE_RECONNECT_GAVE_UP` and the last failure as cause. */
   onGiveUp?: (error: NetEngineError) => void;
+  /** Told of errors thrown by the callbacks above (other than `onConnected`). Default: ignored. */
+  onError?: (error: Error) => void;
   /** Random source in [0, 1) for the jitter. Default Math.random. */
   random?: () => number;
 }
 
+type Resolved<U> = Required<
+  Pick<
+    ReconnectingClientOptions<U>,
+    "initialDelayMs" | "maxDelayMs" | "factor" | "maxAttempts" | "stableAfterMs" | "random"
+  >
+> &
+  ReconnectingClientOptions<U>;
+
 /**
  * A client that stays connected: after a disconnect it reconnects with exponential backoff and
- * full jitter (a delay drawn uniformly from [0, min(max, initial × factor^n)], so a crowd of clients
- * dropped by one server restart does not come back in lock-step), runs a resume hook after each
- * connect, and gives up clearly after `maxAttempts` consecutive failures.
+ * full jitter (every retry, the first one included, waits a delay drawn uniformly from
+ * [0, min(max, initial × factor^(n-1))), so a crowd of clients dropped by one server restart does
+ * not come back in lock-step), runs a resume hook after each connect, and gives up clearly after
+ * `maxAttempts` consecutive failures.
  */
 export class ReconnectingClient<U = unknown> {
-  readonly #o: Required<
-    Pick<ReconnectingClientOptions<U>, "initialDelayMs" | "maxDelayMs" | "factor" | "maxAttempts" | "random">
-  > &
-    ReconnectingClientOptions<U>;
+  readonly #o: Resolved<U>;
   #session: Session<U> | undefined;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
-  #connects = 0;
   #wake: (() => void) | undefined;
+  #connects = 0;
+  /** Consecutive failures; reset by a session that stayed up `stableAfterMs`. */
+  #failures = 0;
 
   constructor(options: ReconnectingClientOptions<U>) {
     if (typeof options.connect !== "function") throw new OptionsError("options.connect must be a function");
-    const o = {
+    const o: Resolved<U> = {
       ...options,
       initialDelayMs: options.initialDelayMs ?? DEFAULT_RECONNECT_INITIAL_DELAY_MS,
       maxDelayMs: options.maxDelayMs ?? DEFAULT_RECONNECT_MAX_DELAY_MS,
       factor: options.factor ?? DEFAULT_RECONNECT_FACTOR,
       maxAttempts: options.maxAttempts ?? DEFAULT_RECONNECT_MAX_ATTEMPTS,
+      stableAfterMs: options.stableAfterMs ?? DEFAULT_RECONNECT_STABLE_AFTER_MS,
       random: options.random ?? Math.random,
     };
-    if (!(o.initialDelayMs >= 0) || !(o.maxDelayMs >= o.initialDelayMs)) {
-      throw new OptionsError("need 0 <= initialDelayMs <= maxDelayMs", { ...o });
+    if (!(o.initialDelayMs >= 0) || !(o.maxDelayMs >= o.initialDelayMs) || o.maxDelayMs > 0x7fff_ffff) {
+      throw new OptionsError("need 0 <= initialDelayMs <= maxDelayMs <= 2^31-1", { ...o });
     }
     if (!(o.factor >= 1)) throw new OptionsError("factor must be >= 1", { factor: o.factor });
     if (!(o.maxAttempts >= 1))
       throw new OptionsError("maxAttempts must be >= 1", { maxAttempts: o.maxAttempts });
+    if (!(o.stableAfterMs >= 0))
+      throw new OptionsError("stableAfterMs must be >= 0", { stableAfterMs: o.stableAfterMs });
     this.#o = Object.freeze(o);
   }
 
@@ -95,8 +114,8 @@ export class ReconnectingClient<U = unknown> {
    * Connects (retrying as configured) and keeps reconnecting until `stop()`. Resolves with the
    * first session; rejects with `NE_RECONNECT_GAVE_UP` if the first connect never succeeds.
    */
-  async start(): Promise<Session<U>> {
-    return this.#connectWithRetry();
+  start(): Promise<Session<U>> {
+    return this.#connectLoop(false);
   }
 
   /** Stops reconnecting and says goodbye to the current session. */
@@ -109,70 +128,99 @@ export class ReconnectingClient<U = unknown> {
     if (session !== undefined) await session.goodbye();
   }
 
-  /** The backoff delay before retry number `attempt` (1-based), jitter included. */
-  delayFor(attempt: number): number {
+  /** The backoff delay before retry number `retry` (1-based), jitter included. */
+  delayFor(retry: number): number {
     const { initialDelayMs, maxDelayMs, factor, random } = this.#o;
-    const ceiling = Math.min(maxDelayMs, initialDelayMs * factor ** Math.max(0, attempt - 1));
+    const ceiling = Math.min(maxDelayMs, initialDelayMs * factor ** Math.max(0, retry - 1));
     return Math.floor(random() * ceiling);
   }
 
-  async #connectWithRetry(): Promise<Session<U>> {
+  async #connectLoop(waitFirst: boolean): Promise<Session<U>> {
     let lastError: Error | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (this.#stopped) throw this.#gaveUp(attempt - 1, lastError, "stopped");
+    for (let wait = waitFirst; ; wait = true) {
+      if (wait) {
+        const delayMs = this.delayFor(Math.max(1, this.#failures));
+        this.#call(() =>
+          this.#o.onReconnecting?.({ attempt: this.#failures + 1, delayMs, error: lastError }),
+        );
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          this.#timer = setTimeout(resolve, delayMs);
+        });
+        this.#wake = undefined;
+      }
+      if (this.#stopped) throw this.#gaveUp("stopped", lastError);
       try {
         const session = await this.#o.connect();
         try {
-          await this.#o.onConnected?.(session, { attempt, reconnected: this.#connects > 0 });
+          await this.#o.onConnected?.(session, {
+            attempt: this.#failures + 1,
+            reconnected: this.#connects > 0,
+          });
         } catch (error) {
           session.close();
           throw error;
         }
         if (this.#stopped) {
           await session.goodbye();
-          throw this.#gaveUp(attempt, undefined, "stopped");
+          throw this.#gaveUp("stopped", undefined);
         }
         this.#connects++;
         this.#session = session;
-        void session.closed.then((info) => this.#onClosed(session, info));
+        const openedAt = performance.now();
+        void session.closed.then((info) => this.#onClosed(session, info, openedAt));
         return session;
       } catch (error) {
         if (error instanceof NetEngineError && error.code === NetEngineErrorCode.ReconnectGaveUp) throw error;
         lastError = toError(error);
       }
-      if (attempt >= this.#o.maxAttempts) {
-        const gaveUp = this.#gaveUp(attempt, lastError, "max attempts");
-        this.#o.onGiveUp?.(gaveUp);
-        throw gaveUp;
-      }
-      const delayMs = this.delayFor(attempt);
-      this.#o.onReconnecting?.({ attempt: attempt + 1, delayMs, error: lastError });
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#timer = setTimeout(resolve, delayMs);
-      });
-      this.#wake = undefined;
+      this.#failures++;
+      if (this.#failures >= this.#o.maxAttempts) throw this.#giveUp(lastError);
     }
   }
 
-  #onClosed(session: Session<U>, info: DisconnectInfo): void {
+  #onClosed(session: Session<U>, info: DisconnectInfo, openedAt: number): void {
     if (this.#session !== session) return;
     this.#session = undefined;
-    this.#o.onDisconnected?.(info);
+    this.#call(() => this.#o.onDisconnected?.(info));
     if (this.#stopped) return;
-    this.#connectWithRetry().catch(() => {
+    // A session that dropped right away is a failure too: otherwise a server that accepts and
+    // drops (a guard refusing after accept) would make the client reconnect at round-trip speed.
+    if (performance.now() - openedAt < this.#o.stableAfterMs) this.#failures++;
+    else this.#failures = 0;
+    if (this.#failures >= this.#o.maxAttempts) {
+      this.#giveUp(new Error(`session ended (${info.reason}) within ${this.#o.stableAfterMs} ms`));
+      return;
+    }
+    this.#connectLoop(true).catch(() => {
       // Reported through onGiveUp; nobody awaits a background reconnect.
     });
   }
 
-  #gaveUp(attempts: number, cause: Error | undefined, why: string): NetEngineError {
+  #giveUp(cause: Error | undefined): NetEngineError {
+    const error = this.#gaveUp("max attempts", cause);
+    this.#call(() => this.#o.onGiveUp?.(error));
+    return error;
+  }
+
+  #gaveUp(why: string, cause: Error | undefined): NetEngineError {
     return new NetEngineError(
       NetEngineErrorCode.ReconnectGaveUp,
-      `gave up reconnecting (${why}) after ${attempts} attempts`,
-      {
-        cause,
-        context: { attempts },
-      },
+      `gave up reconnecting (${why}) after ${this.#failures} failed attempts`,
+      { cause, context: { failures: this.#failures, connects: this.#connects } },
     );
+  }
+
+  /** Runs a user callback; its error goes to onError and never stops the client. */
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      try {
+        this.#o.onError?.(toError(error));
+      } catch {
+        // An error reporter that throws has nowhere left to report to.
+      }
+    }
   }
 }

@@ -183,6 +183,8 @@ export abstract class Session<U = unknown> {
     if (this.#state !== SessionState.Open) return this.closed;
     this.#state = SessionState.Closing;
     this.#flushNow();
+    // The final flush may have failed and released the session already.
+    if (this.#state !== SessionState.Closing) return this.closed;
     const lingerMs = options.lingerMs ?? this.host.lingerMs;
     this.#lingerTimer = setTimeout(() => {
       this.#release({ reason: DisconnectReason.Goodbye, detail: `linger timeout ${lingerMs} ms` });
@@ -360,14 +362,15 @@ export abstract class Session<U = unknown> {
       this.host.reportError(this, toError(error));
     }
     this.host.released(this, info);
-    try {
-      this.host.chain.disconnected(this, info);
-    } catch (error) {
+    this.host.chain.disconnected(this, info, (error) =>
       this.host.reportError(
         this,
-        new NetEngineError(NetEngineErrorCode.HandlerFailed, "onDisconnected threw", { cause: error }),
-      );
-    }
+        new NetEngineError(NetEngineErrorCode.HandlerFailed, "onDisconnected threw", {
+          cause: error,
+          context: { sessionId: this.id },
+        }),
+      ),
+    );
     this.#resolveClosed(info);
   }
 }

@@ -63,7 +63,7 @@ export class WebSocketListener<U = unknown> extends BaseListener<U> {
       socket.destroy();
       return;
     }
-    if (this.#path !== undefined && new URL(req.url ?? "/", "http://x").pathname !== this.#path) {
+    if (this.#path !== undefined && requestPath(req.url) !== this.#path) {
       socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       return;
     }
@@ -84,6 +84,16 @@ export class WebSocketListener<U = unknown> extends BaseListener<U> {
   }
 }
 
+/**
+ * The path of a request target, without its query. No URL parsing: the target is the peer's input,
+ * and `new URL` throws on targets such as `//`.
+ */
+function requestPath(target: string | undefined): string {
+  if (target === undefined) return "/";
+  const query = target.indexOf("?");
+  return query === -1 ? target : target.slice(0, query);
+}
+
 /** Connects one WebSocket session. Internal: `Connector` calls it. */
 export function connectWs<U>(
   hub: SessionHub<U>,
@@ -93,12 +103,23 @@ export function connectWs<U>(
   connectTimeoutMs: number,
 ): Promise<WsSession<U>> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, {
-      maxPayload: options.maxMessageBytes,
-      perMessageDeflate: false,
-      handshakeTimeout: connectTimeoutMs,
-      ...(typeof tls === "object" ? tls : {}),
-    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, {
+        maxPayload: options.maxMessageBytes,
+        perMessageDeflate: false,
+        handshakeTimeout: connectTimeoutMs,
+        ...(typeof tls === "object" ? tls : {}),
+      });
+    } catch (error) {
+      reject(
+        new NetEngineError(NetEngineErrorCode.ConnectFailed, `cannot connect to ${url}`, {
+          cause: error,
+          context: { url },
+        }),
+      );
+      return;
+    }
     let socket: Socket | undefined;
     ws.once("upgrade", (res: IncomingMessage) => {
       socket = res.socket;
