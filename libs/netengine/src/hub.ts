@@ -47,13 +47,11 @@ export class SessionHub<U> implements SessionHost<U> {
   readonly sessions = new Set<Session<U>>();
   readonly #stats = emptyStats();
   #sweepTimer: NodeJS.Timeout | undefined;
-  readonly #onReleased: ((session: Session<U>, info: DisconnectInfo) => void) | undefined;
   readonly #onEstablished: ((session: Session<U>) => void) | undefined;
 
   constructor(
     options: ResolvedSessionOptions<U>,
     hooks: {
-      released?: (session: Session<U>, info: DisconnectInfo) => void;
       established?: (session: Session<U>) => void;
     } = {},
   ) {
@@ -61,7 +59,6 @@ export class SessionHub<U> implements SessionHost<U> {
     this.chain = new HandlerChain(options.handler, options.sinks);
     this.highWaterMarkBytes = options.highWaterMarkBytes;
     this.lingerMs = options.lingerMs;
-    this.#onReleased = hooks.released;
     this.#onEstablished = hooks.established;
   }
 
@@ -81,7 +78,6 @@ export class SessionHub<U> implements SessionHost<U> {
     this.#stats.framesIn += session.stats.framesIn;
     this.#stats.framesOut += session.stats.framesOut;
     if (this.sessions.size === 0) this.#stopSweep();
-    this.#onReleased?.(session, info);
   }
 
   established(session: Session<U>): void {

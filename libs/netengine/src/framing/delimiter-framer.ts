@@ -1,6 +1,6 @@
 import { FrameError, NetEngineErrorCode, OptionsError } from "../errors.js";
 import type { FrameDecoder, Framer } from "./framer.js";
-import { DEFAULT_MAX_FRAME_BYTES, resolveFramerLimits } from "./length-prefix-framer.js";
+import { checkPayloadLimits, DEFAULT_MAX_FRAME_BYTES, resolveFramerLimits } from "./framer-limits.js";
 
 /** Default `delimiter` of {@link DelimiterFramer}: CR LF, as in line-based text protocols. */
 export const DEFAULT_DELIMITER = "\r\n";
@@ -98,21 +98,8 @@ export class DelimiterFramer implements Framer {
   }
 
   #check(payload: Uint8Array): void {
-    const { maxFrameBytes, allowEmptyFrames, matcher } = this.#options;
-    if (payload.byteLength > maxFrameBytes) {
-      throw new FrameError(
-        NetEngineErrorCode.FrameTooLarge,
-        `${NAME} framer: payload of ${payload.byteLength} bytes exceeds the maximum of ${maxFrameBytes}`,
-        { context: { framer: NAME, payloadBytes: payload.byteLength, maxFrameBytes } },
-      );
-    }
-    if (payload.byteLength === 0 && !allowEmptyFrames) {
-      throw new FrameError(
-        NetEngineErrorCode.FrameUnencodable,
-        `${NAME} framer: empty payload while empty frames are not allowed`,
-        { context: { framer: NAME, payloadBytes: 0 } },
-      );
-    }
+    const { matcher } = this.#options;
+    checkPayloadLimits(NAME, payload, this.#options);
     const at = matcher.occurrenceInFrame(payload);
     if (at >= 0) {
       throw new FrameError(
