@@ -1,0 +1,111 @@
+import { Type } from "@sinclair/typebox";
+import { ProtocolError, ProtocolErrorCode } from "./errors.js";
+import { defineMessage, type MessageOf, MessageRegistry, type RegistryMessage } from "./message-registry.js";
+
+/*
+ * The client⇄gateway messages certain so far: the handshake, errors, heartbeat and goodbye.
+ * docs/protocol.md is their normative description; keep the two in step. The lobby and gateway
+ * issues add login, resume, input and update here.
+ */
+
+const UINT32_MAX = 0xffff_ffff;
+const INT32_MAX = 0x7fff_ffff;
+
+/** A protocol version: an integer from 1 to 65535. */
+const Version = Type.Integer({ minimum: 1, maximum: 0xffff });
+/** A counter or reference: an integer from 0 to 2^32 − 1. */
+const Uint32 = Type.Integer({ minimum: 0, maximum: UINT32_MAX });
+
+/** Client → gateway, first message: the protocol version and, optionally, the client's name. */
+export const Hello = defineMessage(
+  "hello",
+  Type.Object({
+    /** The protocol version the client speaks. */
+    v: Version,
+    /** Free-form client name and version for logs, e.g. `"meridian-bot/0.1"`. */
+    client: Type.Optional(Type.String({ maxLength: 64 })),
+  }),
+);
+export type Hello = MessageOf<typeof Hello>;
+
+/** Gateway → client: the handshake succeeded; the connection's limits. */
+export const HelloOk = defineMessage(
+  "hello_ok",
+  Type.Object({
+    /** The protocol version of the connection (the client's `hello.v`). */
+    v: Version,
+    /** Name and version of the server, for logs. */
+    server: Type.String({ maxLength: 64 }),
+    /** Largest message, in bytes, either side may send on this connection. */
+    maxMessageBytes: Type.Integer({ minimum: 1, maximum: UINT32_MAX }),
+    /** Heartbeat period in milliseconds: the client sends a `ping` when it sent nothing for this long. */
+    heartbeatMs: Type.Integer({ minimum: 1, maximum: INT32_MAX }),
+  }),
+);
+export type HelloOk = MessageOf<typeof HelloOk>;
+
+/** Gateway → client: a request failed, or the connection is about to close. */
+export const ErrorMessage = defineMessage(
+  "error",
+  Type.Object({
+    /** A stable error code, e.g. `PROTO_VERSION_MISMATCH`. Branch on this. */
+    code: Type.String({ minLength: 1, maxLength: 64 }),
+    /** Human-readable explanation, for logs and display; never parse it. */
+    message: Type.String({ maxLength: 1024 }),
+    /** The request number of the message this answers, for messages that carry one. */
+    ref: Type.Optional(Uint32),
+  }),
+);
+export type ErrorMessage = MessageOf<typeof ErrorMessage>;
+
+/** Either direction: a heartbeat; the receiver answers `pong` with the same `n`. */
+export const Ping = defineMessage("ping", Type.Object({ n: Uint32 }));
+export type Ping = MessageOf<typeof Ping>;
+
+/** Either direction: the answer to `ping`, echoing its `n`. */
+export const Pong = defineMessage("pong", Type.Object({ n: Uint32 }));
+export type Pong = MessageOf<typeof Pong>;
+
+/** Either direction: the sender is about to close the connection, with this close code and reason. */
+export const Bye = defineMessage(
+  "bye",
+  Type.Object({
+    /** A close code (`CloseCode`): 1000–4999. */
+    code: Type.Integer({ minimum: 1000, maximum: 4999 }),
+    /** Why, for logs and display (at most 123 characters, the WebSocket close reason limit). */
+    reason: Type.String({ maxLength: 123 }),
+  }),
+);
+export type Bye = MessageOf<typeof Bye>;
+
+/** The messages a gateway accepts from a client. */
+export const ClientMessages = new MessageRegistry([Hello, Ping, Pong, Bye]);
+/** A message a client sends to a gateway. */
+export type ClientMessage = RegistryMessage<typeof ClientMessages>;
+
+/** The messages a client accepts from a gateway. */
+export const ServerMessages = new MessageRegistry([HelloOk, ErrorMessage, Ping, Pong, Bye]);
+/** A message a gateway sends to a client. */
+export type ServerMessage = RegistryMessage<typeof ServerMessages>;
+
+const MAX_WIRE_MESSAGE = 1024;
+
+/**
+ * The `error` message for an error: its code and message, never a stack or a cause. A
+ * {@link ProtocolError} (or any `Error` with a string `code`, such as another Meridian package's
+ * errors) keeps its code and message; anything else becomes `PROTO_INTERNAL` with a generic message,
+ * so internals never reach a client. The message is cut to the schema's 1024 characters.
+ */
+export function toWire(error: unknown, ref?: number): ErrorMessage {
+  let code: string = ProtocolErrorCode.Internal;
+  let message = "internal server error";
+  if (error instanceof ProtocolError || (error instanceof Error && isWireCode(Reflect.get(error, "code")))) {
+    code = String(Reflect.get(error, "code"));
+    message = error.message.slice(0, MAX_WIRE_MESSAGE);
+  }
+  return ref === undefined ? { t: "error", code, message } : { t: "error", code, message, ref };
+}
+
+function isWireCode(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(value);
+}
