@@ -1,0 +1,161 @@
+/**
+ * The lobby's configuration: the ONLY file of the service that reads `process.env` (through
+ * {@link loadConfig}'s argument, which `main.ts` passes). Every variable is validated at start; every
+ * bad value is reported at once, each with its own clear message, in one {@link ConfigError}.
+ */
+import { ConfigError, type ConfigProblem } from "./errors.js";
+
+/** OWASP's minimum for argon2id: m = 19 MiB. Also the default. */
+export const MIN_ARGON2_MEMORY_KIB = 19_456;
+/** OWASP's minimum for argon2id at m = 19 MiB: t = 2. Also the default. */
+export const MIN_ARGON2_TIME_COST = 2;
+/** Default argon2 parallelism (lanes). */
+export const DEFAULT_ARGON2_PARALLELISM = 1;
+/** Largest argon2 parallelism the library accepts. */
+export const MAX_ARGON2_PARALLELISM = 255;
+/** Upper bound on the memory cost accepted from the environment (4 GiB), a guard against typos. */
+export const MAX_ARGON2_MEMORY_KIB = 4 * 1024 * 1024;
+/** Upper bound on the time cost accepted from the environment, a guard against typos. */
+export const MAX_ARGON2_TIME_COST = 100;
+
+/** The modes the service runs in. */
+export const MeridianEnv = { Development: "development", Production: "production" } as const;
+export type MeridianEnv = (typeof MeridianEnv)[keyof typeof MeridianEnv];
+
+/** Argon2id parameters. */
+export interface Argon2Params {
+  /** Memory cost in KiB (`m`). */
+  readonly memoryKib: number;
+  /** Passes (`t`). */
+  readonly timeCost: number;
+  /** Lanes (`p`). */
+  readonly parallelism: number;
+}
+
+/** The validated, frozen configuration. */
+export interface LobbyConfig {
+  /** `MERIDIAN_POSTGRES_URL`: required, `postgres://…` or `postgresql://…`. */
+  readonly postgresUrl: string;
+  /** `LOBBY_ARGON2_MEMORY_KIB` (default and minimum 19456), `LOBBY_ARGON2_TIME_COST` (default and minimum 2), `LOBBY_ARGON2_PARALLELISM` (default 1). */
+  readonly argon2: Argon2Params;
+  /** `LOBBY_AUTO_CREATE_ACCOUNTS`: an unknown username creates an account (the seed's behaviour). Default true. */
+  readonly autoCreateAccounts: boolean;
+  /** `MERIDIAN_ENV`: `development` (default) or `production`. */
+  readonly env: MeridianEnv;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function readInt(
+  env: Env,
+  variable: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: ConfigProblem[],
+): number {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) {
+    problems.push({ variable, message: `must be a whole number between ${min} and ${max}, got "${raw}"` });
+    return fallback;
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    problems.push({ variable, message: `must be between ${min} and ${max}, got ${value}` });
+    return fallback;
+  }
+  return value;
+}
+
+function readBoolean(env: Env, variable: string, fallback: boolean, problems: ConfigProblem[]): boolean {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["true", "1", "yes", "on"].includes(raw)) return true;
+  if (["false", "0", "no", "off"].includes(raw)) return false;
+  problems.push({ variable, message: `must be true or false (or 1/0, yes/no, on/off), got "${raw}"` });
+  return fallback;
+}
+
+function readPostgresUrl(env: Env, problems: ConfigProblem[]): string {
+  const variable = "MERIDIAN_POSTGRES_URL";
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") {
+    problems.push({
+      variable,
+      message: "is required, e.g. postgres://user:password@127.0.0.1:5432/meridian",
+    });
+    return "";
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push({
+      variable,
+      message: "is not a URL; expected postgres://user:password@host:port/database",
+    });
+    return "";
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    problems.push({
+      variable,
+      message: `must start with postgres:// or postgresql://, got ${url.protocol}//`,
+    });
+    return "";
+  }
+  if (url.hostname === "") {
+    problems.push({ variable, message: "has no host; expected postgres://user:password@host:port/database" });
+    return "";
+  }
+  return raw;
+}
+
+function readEnvMode(env: Env, problems: ConfigProblem[]): MeridianEnv {
+  const variable = "MERIDIAN_ENV";
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return MeridianEnv.Development;
+  const modes: readonly string[] = Object.values(MeridianEnv);
+  if (modes.includes(raw)) return raw as MeridianEnv;
+  problems.push({ variable, message: `must be one of ${modes.join(", ")}, got "${raw}"` });
+  return MeridianEnv.Development;
+}
+
+/**
+ * Reads and validates the lobby's configuration from `env` (default `process.env`: the one read of it).
+ * @throws ConfigError (`LOBBY_CONFIG`) listing every bad variable.
+ */
+export function loadConfig(env: Env = process.env): LobbyConfig {
+  const problems: ConfigProblem[] = [];
+  const postgresUrl = readPostgresUrl(env, problems);
+  const argon2: Argon2Params = Object.freeze({
+    memoryKib: readInt(
+      env,
+      "LOBBY_ARGON2_MEMORY_KIB",
+      MIN_ARGON2_MEMORY_KIB,
+      MIN_ARGON2_MEMORY_KIB,
+      MAX_ARGON2_MEMORY_KIB,
+      problems,
+    ),
+    timeCost: readInt(
+      env,
+      "LOBBY_ARGON2_TIME_COST",
+      MIN_ARGON2_TIME_COST,
+      MIN_ARGON2_TIME_COST,
+      MAX_ARGON2_TIME_COST,
+      problems,
+    ),
+    parallelism: readInt(
+      env,
+      "LOBBY_ARGON2_PARALLELISM",
+      DEFAULT_ARGON2_PARALLELISM,
+      1,
+      MAX_ARGON2_PARALLELISM,
+      problems,
+    ),
+  });
+  const autoCreateAccounts = readBoolean(env, "LOBBY_AUTO_CREATE_ACCOUNTS", true, problems);
+  const mode = readEnvMode(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ postgresUrl, argon2, autoCreateAccounts, env: mode });
+}

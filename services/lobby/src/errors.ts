@@ -1,0 +1,62 @@
+/**
+ * Errors of the lobby. Every error carries a stable `code` from {@link LobbyErrorCode}; callers and
+ * tests branch on the code, never on the message. Codes that a player may see (bad credentials, an
+ * invalid username, a password too long) will travel over NATS as a code plus a message; the others
+ * are operator or programming errors that stay in the logs.
+ */
+export const LobbyErrorCode = {
+  /** The environment failed validation. `context.problems` lists every bad variable. */
+  Config: "LOBBY_CONFIG",
+  /** A username is not 3–32 letters, digits, `_` or `-` after normalisation. */
+  InvalidUsername: "LOBBY_INVALID_USERNAME",
+  /** A password is longer than the 1 KiB cap (checked before any hashing). */
+  PasswordTooLong: "LOBBY_PASSWORD_TOO_LONG",
+  /** Wrong password, or an unknown username when auto-create is off: one code for both. */
+  BadCredentials: "LOBBY_BAD_CREDENTIALS",
+  /** A migration failed; `cause` holds the database error. */
+  Migration: "LOBBY_MIGRATION",
+  /** Local: an options object failed validation (e.g. argon2 parameters out of range). */
+  InvalidOptions: "LOBBY_INVALID_OPTIONS",
+} as const;
+export type LobbyErrorCode = (typeof LobbyErrorCode)[keyof typeof LobbyErrorCode];
+
+/** Base class of every error the lobby raises. */
+export class LobbyError extends Error {
+  override readonly name: string = "LobbyError";
+  readonly code: LobbyErrorCode;
+  /** Structured context for logs and for the caller's decisions. */
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: LobbyErrorCode,
+    message: string,
+    options: { cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.context = Object.freeze({ ...(options.context ?? {}) });
+  }
+}
+
+/** One bad environment variable. */
+export interface ConfigProblem {
+  /** The variable's name, e.g. `LOBBY_ARGON2_MEMORY_KIB`. */
+  readonly variable: string;
+  /** What is wrong with it and what is expected. */
+  readonly message: string;
+}
+
+/** The environment failed validation: {@link ConfigError.problems} lists every bad variable at once. */
+export class ConfigError extends LobbyError {
+  override readonly name: string = "ConfigError";
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      LobbyErrorCode.Config,
+      `invalid lobby configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n")}`,
+      { context: { variables: problems.map((p) => p.variable) } },
+    );
+    this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
+  }
+}
