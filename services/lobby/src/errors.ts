@@ -17,6 +17,14 @@ export const LobbyErrorCode = {
   Migration: "LOBBY_MIGRATION",
   /** Local: an options object failed validation (e.g. argon2 parameters out of range). */
   InvalidOptions: "LOBBY_INVALID_OPTIONS",
+  /** A session token is malformed, unknown or expired (one code for all three: no oracle). */
+  TokenInvalid: "LOBBY_TOKEN_INVALID",
+  /** A session token belongs to a revoked chain (logout, password change, ban, detected reuse). */
+  TokenRevoked: "LOBBY_TOKEN_REVOKED",
+  /** An already-rotated refresh token was presented again: its whole chain is now revoked. */
+  TokenReused: "LOBBY_TOKEN_REUSED",
+  /** Writing a session revocation to Redis failed after Postgres recorded it; retry the revocation. */
+  Revocation: "LOBBY_REVOCATION",
 } as const;
 export type LobbyErrorCode = (typeof LobbyErrorCode)[keyof typeof LobbyErrorCode];
 

@@ -155,9 +155,31 @@ const initial: Migration = {
   },
 };
 
+/**
+ * Sessions: a refresh token is "used" (rotated) once a successor row names it as `parent_hash`. The
+ * unique index makes "at most one successor per token" a database invariant, so a chain can never
+ * fork even if a code path forgot its lock, and makes the reuse check an index lookup.
+ */
+const refreshTokenSuccessor: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createIndex("refresh_tokens_parent_hash")
+      .on("refresh_tokens")
+      .column("parent_hash")
+      .unique()
+      .where(sql.ref("parent_hash"), "is not", null)
+      .execute();
+  },
+
+  async down(db: AnyDb) {
+    await db.schema.dropIndex("refresh_tokens_parent_hash").ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   "0001_initial": initial,
+  "0002_refresh_token_successor": refreshTokenSuccessor,
 });
 
 /** Serves {@link MIGRATIONS} to kysely's {@link Migrator} (no files are read). */
