@@ -4,6 +4,14 @@
  * bad value is reported at once, each with its own clear message, in one {@link ConfigError}.
  */
 import { ConfigError, type ConfigProblem } from "./errors.js";
+import {
+  DEFAULT_BASE_DELAY_MS,
+  DEFAULT_FREE_ATTEMPTS,
+  DEFAULT_IP_FREE_ATTEMPTS,
+  DEFAULT_MAX_ACCOUNTS_PER_IP,
+  DEFAULT_MAX_DELAY_MS,
+  DEFAULT_THROTTLE_WINDOW_MS,
+} from "./throttle/index.js";
 
 /** OWASP's minimum for argon2id: m = 19 MiB. Also the default. */
 export const MIN_ARGON2_MEMORY_KIB = 19_456;
@@ -32,6 +40,24 @@ export interface Argon2Params {
   readonly parallelism: number;
 }
 
+/** Upper bound on a login lockout or throttle window accepted from the environment (1 day / 7 days). */
+export const MAX_LOGIN_DELAY_MS = 24 * 60 * 60_000;
+export const MAX_LOGIN_WINDOW_MS = 7 * 24 * 60 * 60_000;
+
+/** Failed-login throttling (password login only; recovery is not throttled by it). */
+export interface LoginThrottleConfig {
+  /** `LOBBY_LOGIN_FREE_ATTEMPTS`: failures per account before lockouts start. Default 5, 1 to 1000. */
+  readonly freeAttempts: number;
+  /** `LOBBY_LOGIN_IP_FREE_ATTEMPTS`: failures per IP before lockouts start. Default 20, 1 to 1000000. */
+  readonly ipFreeAttempts: number;
+  /** `LOBBY_LOGIN_BASE_DELAY_MS`: first lockout, doubled by each further failure. Default 1000, 1 to 1 day. */
+  readonly baseDelayMs: number;
+  /** `LOBBY_LOGIN_MAX_DELAY_MS`: longest lockout, at least the base delay. Default 900000 (15 min), up to 1 day. */
+  readonly maxDelayMs: number;
+  /** `LOBBY_LOGIN_WINDOW_MS`: how long quiet failures are remembered. Default 900000 (15 min), 1 s to 7 days. */
+  readonly windowMs: number;
+}
+
 /** The validated, frozen configuration. */
 export interface LobbyConfig {
   /** `MERIDIAN_POSTGRES_URL`: required, `postgres://…` or `postgresql://…`. */
@@ -42,6 +68,10 @@ export interface LobbyConfig {
   readonly autoCreateAccounts: boolean;
   /** `MERIDIAN_ENV`: `development` (default) or `production`. */
   readonly env: MeridianEnv;
+  /** `LOBBY_LOGIN_*`: failed-login throttling per account and per IP. */
+  readonly loginThrottle: LoginThrottleConfig;
+  /** `LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR`: accounts one IP may auto-create per hour. Default 5, 1 to 100000. */
+  readonly maxAccountsPerIpPerHour: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -121,6 +151,52 @@ function readEnvMode(env: Env, problems: ConfigProblem[]): MeridianEnv {
   return MeridianEnv.Development;
 }
 
+function readLoginThrottle(env: Env, problems: ConfigProblem[]): LoginThrottleConfig {
+  const baseDelayMs = readInt(
+    env,
+    "LOBBY_LOGIN_BASE_DELAY_MS",
+    DEFAULT_BASE_DELAY_MS,
+    1,
+    MAX_LOGIN_DELAY_MS,
+    problems,
+  );
+  const maxDelayMs = readInt(
+    env,
+    "LOBBY_LOGIN_MAX_DELAY_MS",
+    DEFAULT_MAX_DELAY_MS,
+    1,
+    MAX_LOGIN_DELAY_MS,
+    problems,
+  );
+  if (maxDelayMs < baseDelayMs) {
+    problems.push({
+      variable: "LOBBY_LOGIN_MAX_DELAY_MS",
+      message: `must be at least LOBBY_LOGIN_BASE_DELAY_MS (${baseDelayMs}), got ${maxDelayMs}`,
+    });
+  }
+  return Object.freeze({
+    freeAttempts: readInt(env, "LOBBY_LOGIN_FREE_ATTEMPTS", DEFAULT_FREE_ATTEMPTS, 1, 1_000, problems),
+    ipFreeAttempts: readInt(
+      env,
+      "LOBBY_LOGIN_IP_FREE_ATTEMPTS",
+      DEFAULT_IP_FREE_ATTEMPTS,
+      1,
+      1_000_000,
+      problems,
+    ),
+    baseDelayMs,
+    maxDelayMs,
+    windowMs: readInt(
+      env,
+      "LOBBY_LOGIN_WINDOW_MS",
+      DEFAULT_THROTTLE_WINDOW_MS,
+      1_000,
+      MAX_LOGIN_WINDOW_MS,
+      problems,
+    ),
+  });
+}
+
 /**
  * Reads and validates the lobby's configuration from `env` (default `process.env`: the one read of it).
  * @throws ConfigError (`LOBBY_CONFIG`) listing every bad variable.
@@ -156,6 +232,22 @@ export function loadConfig(env: Env = process.env): LobbyConfig {
   });
   const autoCreateAccounts = readBoolean(env, "LOBBY_AUTO_CREATE_ACCOUNTS", true, problems);
   const mode = readEnvMode(env, problems);
+  const loginThrottle = readLoginThrottle(env, problems);
+  const maxAccountsPerIpPerHour = readInt(
+    env,
+    "LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR",
+    DEFAULT_MAX_ACCOUNTS_PER_IP,
+    1,
+    100_000,
+    problems,
+  );
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ postgresUrl, argon2, autoCreateAccounts, env: mode });
+  return Object.freeze({
+    postgresUrl,
+    argon2,
+    autoCreateAccounts,
+    env: mode,
+    loginThrottle,
+    maxAccountsPerIpPerHour,
+  });
 }

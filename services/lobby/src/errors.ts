@@ -23,6 +23,16 @@ export const LobbyErrorCode = {
   TokenRevoked: "LOBBY_TOKEN_REVOKED",
   /** An already-rotated refresh token was presented again: its whole chain is now revoked. */
   TokenReused: "LOBBY_TOKEN_REUSED",
+  /**
+   * Too many failed logins for this account or from this IP: password login is refused, before any
+   * hashing, for `context.retryAfterMs` more milliseconds. Recovery is not affected.
+   */
+  Throttled: "LOBBY_THROTTLED",
+  /**
+   * This IP created its allowance of accounts for the window; an unknown name is not created for
+   * `context.retryAfterMs` more milliseconds. Logins to existing accounts are not affected.
+   */
+  CreationLimited: "LOBBY_CREATION_LIMITED",
   /** Writing a session revocation to Redis failed after Postgres recorded it; retry the revocation. */
   Revocation: "LOBBY_REVOCATION",
 } as const;

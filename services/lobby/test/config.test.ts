@@ -24,9 +24,18 @@ describe("config", () => {
       argon2: { memoryKib: MIN_ARGON2_MEMORY_KIB, timeCost: MIN_ARGON2_TIME_COST, parallelism: 1 },
       autoCreateAccounts: true,
       env: "development",
+      loginThrottle: {
+        freeAttempts: 5,
+        ipFreeAttempts: 20,
+        baseDelayMs: 1_000,
+        maxDelayMs: 15 * 60_000,
+        windowMs: 15 * 60_000,
+      },
+      maxAccountsPerIpPerHour: 5,
     });
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.argon2));
+    assert.ok(Object.isFrozen(config.loginThrottle));
   });
 
   it("config - reads every variable", () => {
@@ -37,7 +46,21 @@ describe("config", () => {
       LOBBY_ARGON2_PARALLELISM: "4",
       LOBBY_AUTO_CREATE_ACCOUNTS: "false",
       MERIDIAN_ENV: "production",
+      LOBBY_LOGIN_FREE_ATTEMPTS: "3",
+      LOBBY_LOGIN_IP_FREE_ATTEMPTS: "50",
+      LOBBY_LOGIN_BASE_DELAY_MS: "500",
+      LOBBY_LOGIN_MAX_DELAY_MS: "60000",
+      LOBBY_LOGIN_WINDOW_MS: "120000",
+      LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR: "2",
     });
+    assert.deepEqual(config.loginThrottle, {
+      freeAttempts: 3,
+      ipFreeAttempts: 50,
+      baseDelayMs: 500,
+      maxDelayMs: 60_000,
+      windowMs: 120_000,
+    });
+    assert.equal(config.maxAccountsPerIpPerHour, 2);
     assert.deepEqual(config.argon2, { memoryKib: 65536, timeCost: 3, parallelism: 4 });
     assert.equal(config.autoCreateAccounts, false);
     assert.equal(config.env, "production");
@@ -55,6 +78,12 @@ describe("config", () => {
     ["LOBBY_ARGON2_PARALLELISM", ["0", "256", "two"]],
     ["LOBBY_AUTO_CREATE_ACCOUNTS", ["maybe", "2"]],
     ["MERIDIAN_ENV", ["staging", "PRODUCTION"]],
+    ["LOBBY_LOGIN_FREE_ATTEMPTS", ["0", "1001", "five", "-1"]],
+    ["LOBBY_LOGIN_IP_FREE_ATTEMPTS", ["0", "1000001", "2.5"]],
+    ["LOBBY_LOGIN_BASE_DELAY_MS", ["0", "86400001", "1s"]],
+    ["LOBBY_LOGIN_MAX_DELAY_MS", ["0", "999", "86400001", "15m"]],
+    ["LOBBY_LOGIN_WINDOW_MS", ["999", "604800001", "0", "x"]],
+    ["LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR", ["0", "100001", "many"]],
   ] as const) {
     it(`config - ${variable} refuses bad values`, () => {
       for (const value of bad) {
@@ -62,6 +91,17 @@ describe("config", () => {
       }
     });
   }
+
+  it("config - LOBBY_LOGIN_MAX_DELAY_MS must be at least LOBBY_LOGIN_BASE_DELAY_MS", () => {
+    assert.deepEqual(
+      problemsOf({
+        MERIDIAN_POSTGRES_URL: URL_OK,
+        LOBBY_LOGIN_BASE_DELAY_MS: "5000",
+        LOBBY_LOGIN_MAX_DELAY_MS: "4000",
+      }),
+      ["LOBBY_LOGIN_MAX_DELAY_MS"],
+    );
+  });
 
   it("config - lists every bad variable at once", () => {
     const variables = problemsOf({

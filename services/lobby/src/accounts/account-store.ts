@@ -7,12 +7,18 @@
  * concurrent loser's insert waits for the winner's transaction and returns no row; the loser then
  * verifies its password against the winner's committed hash, so every racer with the same password
  * logs in and one with another password gets `LOBBY_BAD_CREDENTIALS`.
+ *
+ * Throttling and the creation limit are optional collaborators passed per call (see
+ * {@link LoginOptions}): the throttle is consulted after the cheap input checks and before anything
+ * else (no Postgres read, no hashing for a throttled caller); the creation limit only when the name is
+ * unknown and would be created, before the new password is hashed.
  */
 import { randomBytes } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import type { AccountRow, Database } from "../db/database.js";
 import { LobbyError, LobbyErrorCode } from "../errors.js";
-import { normaliseUsername } from "./normalise-username.js";
+import type { CreationLimit, LoginThrottle } from "../throttle/index.js";
+import { type NormalisedUsername, normaliseUsername } from "./normalise-username.js";
 import { MAX_PASSWORD_BYTES, type PasswordHasher } from "./password-hasher.js";
 
 /** An account as the lobby's features see it. */
@@ -32,6 +38,22 @@ export interface Account {
 export interface LoginOptions {
   /** Create the account when the name is unknown (config `LOBBY_AUTO_CREATE_ACCOUNTS`). */
   readonly autoCreate: boolean;
+  /**
+   * The caller's IP address (from the gateway): counted by `throttle` and by `creationLimit`. Without
+   * it only the account is throttled and creations are not limited.
+   */
+  readonly ip?: string;
+  /**
+   * Failed-login throttle: checked first (`LOBBY_THROTTLED`, before any hashing); a wrong password or
+   * an unknown name (auto-create off) counts a failure for the account and the IP, a success clears
+   * the account's counter. Default: none.
+   */
+  readonly throttle?: LoginThrottle;
+  /**
+   * Per-IP creation limit, consulted (with `ip`) only when this login would create the account
+   * (`LOBBY_CREATION_LIMITED`, before hashing). Default: none.
+   */
+  readonly creationLimit?: CreationLimit;
 }
 
 /** A successful login. */
@@ -75,9 +97,11 @@ export class AccountStore {
    * Logs in `username` with `password`, creating the account when it does not exist and
    * `options.autoCreate` is on. Updates `last_login_at`, and re-hashes the password when the stored
    * hash was made with weaker parameters than the hasher's.
-   * @throws LobbyError `LOBBY_INVALID_USERNAME`, `LOBBY_PASSWORD_TOO_LONG` (before any hashing), or
-   * `LOBBY_BAD_CREDENTIALS` for a wrong password and, with auto-create off, an unknown name (same
-   * code, and about the same time: an unknown name is verified against a dummy hash).
+   * @throws LobbyError `LOBBY_INVALID_USERNAME`, `LOBBY_PASSWORD_TOO_LONG` (before any hashing),
+   * `LOBBY_THROTTLED` (with `options.throttle`, before any hashing), `LOBBY_CREATION_LIMITED` (with
+   * `options.creationLimit` and `options.ip`, before hashing), or `LOBBY_BAD_CREDENTIALS` for a wrong
+   * password and, with auto-create off, an unknown name (same code, same throttle count, and about the
+   * same time: an unknown name is verified against a dummy hash).
    */
   async loginOrCreate(username: string, password: string, options: LoginOptions): Promise<LoginResult> {
     const name = normaliseUsername(username);
@@ -87,6 +111,27 @@ export class AccountStore {
         `password longer than ${MAX_PASSWORD_BYTES} bytes`,
       );
     }
+    const { throttle, ip } = options;
+    if (!throttle) return this.#loginOrCreate(name, password, options);
+    await throttle.assertAllowed(name.key, ip);
+    let result: LoginResult;
+    try {
+      result = await this.#loginOrCreate(name, password, options);
+    } catch (error) {
+      if (error instanceof LobbyError && error.code === LobbyErrorCode.BadCredentials) {
+        await throttle.recordFailure(name.key, ip);
+      }
+      throw error;
+    }
+    await throttle.recordSuccess(name.key);
+    return result;
+  }
+
+  async #loginOrCreate(
+    name: NormalisedUsername,
+    password: string,
+    options: LoginOptions,
+  ): Promise<LoginResult> {
     const existing = await this.#find(name.key);
     if (existing) return { account: await this.#login(existing, password), created: false };
     if (!options.autoCreate) {
@@ -95,8 +140,27 @@ export class AccountStore {
       throw badCredentials();
     }
 
+    const { ip, creationLimit } = options;
+    const limited = ip !== undefined && creationLimit !== undefined;
+    if (limited) await creationLimit.acquire(ip);
+    let created: AccountRow | undefined;
+    try {
+      created = await this.#create(name, password);
+    } finally {
+      // Lost the race (or failed): no account was created from this IP, so the slot goes back.
+      if (limited && !created) await creationLimit.release(ip);
+    }
+    if (created) return { account: toAccount(created), created: true };
+
+    // Another login created it first (its transaction has committed: ours waited for it).
+    const winner = await this.#find(name.key);
+    if (!winner) throw badCredentials();
+    return { account: await this.#login(winner, password), created: false };
+  }
+
+  async #create(name: NormalisedUsername, password: string): Promise<AccountRow | undefined> {
     const passwordHash = await this.#hasher.hash(password);
-    const created = await this.#db.transaction().execute(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const row = await trx
         .insertInto("accounts")
         .values({ username_display: name.display, username_key: name.key, last_login_at: sql`now()` })
@@ -110,12 +174,6 @@ export class AccountStore {
         .execute();
       return row;
     });
-    if (created) return { account: toAccount(created), created: true };
-
-    // Another login created it first (its transaction has committed: ours waited for it).
-    const winner = await this.#find(name.key);
-    if (!winner) throw badCredentials();
-    return { account: await this.#login(winner, password), created: false };
   }
 
   async #find(key: string): Promise<AccountWithHash | undefined> {
