@@ -35,6 +35,14 @@ export const LobbyErrorCode = {
   CreationLimited: "LOBBY_CREATION_LIMITED",
   /** Writing a session revocation to Redis failed after Postgres recorded it; retry the revocation. */
   Revocation: "LOBBY_REVOCATION",
+  /**
+   * A ban request is invalid: an address or CIDR range that does not parse, an `ip` ban given a
+   * range, an account ban without an (existing) account, an empty reason or issuer, an expiry in the
+   * past. `context.field` names the bad input.
+   */
+  InvalidBan: "LOBBY_INVALID_BAN",
+  /** No ban has this id. */
+  BanNotFound: "LOBBY_BAN_NOT_FOUND",
 } as const;
 export type LobbyErrorCode = (typeof LobbyErrorCode)[keyof typeof LobbyErrorCode];
 

@@ -84,6 +84,8 @@ export interface BansTable {
   created_at: CreatedAt;
   expires_at: Timestamp | null;
   lifted_at: Timestamp | null;
+  /** Who lifted it: the operator given to `lift`, or `expiry` (migration 0003). */
+  lifted_by: string | null;
 }
 
 /** `player_stats`: counters reported by game servers, one row per (account, stat). */

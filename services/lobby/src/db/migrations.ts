@@ -176,10 +176,40 @@ const refreshTokenSuccessor: Migration = {
   },
 };
 
+/**
+ * Bans: who lifted a ban (an operator, or `expiry`), and the two lookups the ban service makes on
+ * live bans: the expiry sweep (`expires_at` of unlifted bans) and "is this target still banned by
+ * another ban" on a lift (`cidr` of unlifted bans; account bans use `bans_account_id`).
+ */
+const banLifecycle: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable("bans").addColumn("lifted_by", "text").execute();
+    await db.schema
+      .createIndex("bans_live_expires_at")
+      .on("bans")
+      .column("expires_at")
+      .where(sql.ref("lifted_at"), "is", null)
+      .execute();
+    await db.schema
+      .createIndex("bans_live_cidr")
+      .on("bans")
+      .column("cidr")
+      .where(sql.ref("lifted_at"), "is", null)
+      .execute();
+  },
+
+  async down(db: AnyDb) {
+    await db.schema.dropIndex("bans_live_cidr").ifExists().execute();
+    await db.schema.dropIndex("bans_live_expires_at").ifExists().execute();
+    await db.schema.alterTable("bans").dropColumn("lifted_by").execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   "0001_initial": initial,
   "0002_refresh_token_successor": refreshTokenSuccessor,
+  "0003_ban_lifecycle": banLifecycle,
 });
 
 /** Serves {@link MIGRATIONS} to kysely's {@link Migrator} (no files are read). */
