@@ -68,6 +68,11 @@ describe("cluster", () => {
       assert.equal(stats.workers, 2);
       assert.equal(stats.workerProcesses, 2);
       assert.equal(stats.accepted, clients);
+      assert.deepEqual(
+        Object.values(stats.rejected as Record<string, number>).filter((n) => n > 0),
+        [],
+        "no connection refused by a guard",
+      );
       assert.equal(stats.framesIn, clients * 10);
       assert.equal(stats.framesOut, clients * 10);
       assert.equal(stats.activeSessions, clients);

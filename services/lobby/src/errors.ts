@@ -43,6 +43,22 @@ export const LobbyErrorCode = {
   InvalidBan: "LOBBY_INVALID_BAN",
   /** No ban has this id. */
   BanNotFound: "LOBBY_BAN_NOT_FOUND",
+  /** A server credential (or server id) the registry does not know. */
+  ServerUnknown: "LOBBY_SERVER_UNKNOWN",
+  /** The server's credential was revoked: it can never advertise or heartbeat again. */
+  ServerRevoked: "LOBBY_SERVER_REVOKED",
+  /**
+   * A heartbeat from a server that has no current advertisement (never advertised, or its
+   * advertisement was pruned as stale): the server must advertise again.
+   */
+  ServerNotAdvertised: "LOBBY_SERVER_NOT_ADVERTISED",
+  /**
+   * A server's name or world, an advertisement, a heartbeat or a listing query is invalid;
+   * `context.field` names the bad input (`address`, `port`, `players`, `tags`, `limit`…).
+   */
+  InvalidServer: "LOBBY_INVALID_SERVER",
+  /** A server-list cursor is malformed (not one this lobby issued, or tampered with). */
+  InvalidCursor: "LOBBY_INVALID_CURSOR",
 } as const;
 export type LobbyErrorCode = (typeof LobbyErrorCode)[keyof typeof LobbyErrorCode];
 

@@ -95,21 +95,27 @@ export interface PlayerStatsTable {
   value: ColumnType<string, string | number | bigint | undefined, string | number | bigint>;
 }
 
-/** `servers`: the durable part of the server registry (the server browser). */
+/**
+ * `servers`: the durable part of the server registry (the server browser). A row is created when an
+ * operator issues a credential; `address`, `port`, `capacity` and `version` are null until the server
+ * advertises (all four set or none, migration 0004), and `last_heartbeat_at` needs an advertisement.
+ */
 export interface ServersTable {
   id: Serial8;
   name: string;
   world: string;
-  address: string;
-  port: number;
-  capacity: number;
+  address: string | null;
+  port: number | null;
+  capacity: number | null;
   players: ColumnType<number, number | undefined, number>;
-  version: string;
+  version: string | null;
   tags: ColumnType<string[], string[] | undefined, string[]>;
-  /** Hash of the server credential the lobby issued; unique. */
+  /** SHA-256 (hex) of the server credential the lobby issued; unique. The credential is never stored. */
   credential_hash: string;
   created_at: CreatedAt;
   revoked_at: Timestamp | null;
+  /** Why the credential was revoked (migration 0004). */
+  revoked_reason: string | null;
   last_heartbeat_at: Timestamp | null;
 }
 

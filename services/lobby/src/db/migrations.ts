@@ -205,11 +205,75 @@ const banLifecycle: Migration = {
   },
 };
 
+/**
+ * Server registry: a row exists from the moment an operator issues the credential, before the server
+ * has advertised, so the advertised fields become nullable (all four set or none, and a heartbeat only
+ * with an advertisement). `revoked_reason` records why a credential was revoked. The listing index
+ * serves the browser's order (players desc, id asc) over live-looking rows; the heartbeat index serves
+ * the stale sweep.
+ */
+const serverRegistry: Migration = {
+  async up(db: AnyDb) {
+    for (const column of ["address", "port", "capacity", "version"]) {
+      await db.schema
+        .alterTable("servers")
+        .alterColumn(column, (c) => c.dropNotNull())
+        .execute();
+    }
+    await db.schema.alterTable("servers").addColumn("revoked_reason", "text").execute();
+    await db.schema
+      .alterTable("servers")
+      .addCheckConstraint("servers_advertised", sql`num_nulls(address, port, capacity, version) in (0, 4)`)
+      .execute();
+    await db.schema
+      .alterTable("servers")
+      .addCheckConstraint(
+        "servers_heartbeat_advertised",
+        sql`last_heartbeat_at is null or address is not null`,
+      )
+      .execute();
+    await db.schema
+      .alterTable("servers")
+      .addCheckConstraint("servers_players_capacity", sql`capacity is null or players <= capacity`)
+      .execute();
+    await db.schema
+      .createIndex("servers_listing")
+      .on("servers")
+      .columns(["players desc", "id"])
+      .where(sql<boolean>`revoked_at is null and last_heartbeat_at is not null`)
+      .execute();
+    await db.schema
+      .createIndex("servers_last_heartbeat_at")
+      .on("servers")
+      .column("last_heartbeat_at")
+      .where(sql<boolean>`revoked_at is null and last_heartbeat_at is not null`)
+      .execute();
+  },
+
+  async down(db: AnyDb) {
+    await db.schema.dropIndex("servers_last_heartbeat_at").ifExists().execute();
+    await db.schema.dropIndex("servers_listing").ifExists().execute();
+    for (const check of ["servers_players_capacity", "servers_heartbeat_advertised", "servers_advertised"]) {
+      await db.schema.alterTable("servers").dropConstraint(check).ifExists().execute();
+    }
+    await db.schema.alterTable("servers").dropColumn("revoked_reason").execute();
+    // Rows that never advertised cannot satisfy 0001's not-null columns.
+    await db.deleteFrom("servers").where("address", "is", null).execute();
+    for (const column of ["address", "port", "capacity", "version"]) {
+      await db.schema
+        .alterTable("servers")
+        .alterColumn(column, (c) => c.setNotNull())
+        .execute();
+    }
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   "0001_initial": initial,
   "0002_refresh_token_successor": refreshTokenSuccessor,
   "0003_ban_lifecycle": banLifecycle,
+  "0004_server_registry": serverRegistry,
 });
 
 /** Serves {@link MIGRATIONS} to kysely's {@link Migrator} (no files are read). */
