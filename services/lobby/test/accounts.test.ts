@@ -6,11 +6,12 @@ import { AccountStore, MAX_PASSWORD_BYTES, PasswordHasher, parseHashParams } fro
 import { MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_TIME_COST } from "../src/config.js";
 import { createDatabase, type Database, migrateToLatest } from "../src/db/index.js";
 import { LobbyErrorCode } from "../src/errors.js";
+import { CHEAP_ARGON2, CountingHasher } from "./helpers/lobby-test-kit.js";
 
 // Cheap argon2 parameters, far below OWASP's minimum, IN THIS TEST ONLY: the race makes ~2,000
 // hashes and must finish in seconds. The configuration refuses such values; constructing the hasher
 // directly with `allowWeakParameters` is the only way to get them.
-const CHEAP = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
+const CHEAP = CHEAP_ARGON2;
 const OWASP = { memoryKib: MIN_ARGON2_MEMORY_KIB, timeCost: MIN_ARGON2_TIME_COST, parallelism: 1 };
 
 let ctx: TestContext;
@@ -90,17 +91,6 @@ describe("accounts", () => {
   });
 
   it("accounts - a password over 1 KiB is refused before any hashing", async () => {
-    let hashed = 0;
-    class CountingHasher extends PasswordHasher {
-      override async hash(password: string): Promise<string> {
-        hashed++;
-        return super.hash(password);
-      }
-      override async verify(phc: string, password: string): Promise<boolean> {
-        hashed++;
-        return super.verify(phc, password);
-      }
-    }
     const counting = new CountingHasher(CHEAP, { allowWeakParameters: true });
     const countingStore = new AccountStore(db, counting);
     const tooLong = "x".repeat(MAX_PASSWORD_BYTES + 1);
@@ -111,7 +101,7 @@ describe("accounts", () => {
       });
       await assert.rejects(counting.hash(password), { code: LobbyErrorCode.PasswordTooLong });
     }
-    assert.equal(hashed, 2, "only the two direct hash() calls were counted, and neither hashed");
+    assert.equal(counting.calls, 2, "only the two direct hash() calls were counted, and neither hashed");
     assert.equal(await countAccounts("longpass"), 0);
     const exact = await countingStore.loginOrCreate("longpass", "x".repeat(MAX_PASSWORD_BYTES), {
       autoCreate: true,

@@ -8,8 +8,9 @@ import { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import { type BanChangedNotice, type BanRequest, BanService } from "../src/bans/index.js";
 import { createDatabase, type Database, migrateToLatest } from "../src/db/index.js";
-import { LobbyError, LobbyErrorCode } from "../src/errors.js";
+import { type LobbyError, LobbyErrorCode } from "../src/errors.js";
 import { SessionService } from "../src/sessions/index.js";
+import { codeOf, insertAccount } from "./helpers/lobby-test-kit.js";
 
 let ctx: TestContext;
 let db: Kysely<Database>;
@@ -22,7 +23,6 @@ let sessions: SessionService;
 let bans: BanService;
 /** The ban service's clock; tests move it forward. */
 let clock = Date.now();
-let accounts = 0;
 
 /** The spec: gateways learn of a ban change within 1 s. */
 const NOTICE_DEADLINE_MS = 1_000;
@@ -45,24 +45,8 @@ before(async () => {
 });
 after(() => ctx.cleanup());
 
-async function newAccount(): Promise<string> {
-  accounts++;
-  const row = await db
-    .insertInto("accounts")
-    .values({ username_display: `banned${accounts}`, username_key: `banned${accounts}` })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof LobbyError, `expected a LobbyError, got ${String(error)}`);
-    return error.code;
-  }
-  return "resolved";
+function newAccount(): Promise<string> {
+  return insertAccount(db, "banned");
 }
 
 /**

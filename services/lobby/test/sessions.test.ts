@@ -18,6 +18,7 @@ import {
   type SessionTokens,
   TOKEN_BYTES,
 } from "../src/sessions/index.js";
+import { codeOf, insertAccount } from "./helpers/lobby-test-kit.js";
 
 let ctx: TestContext;
 let db: Kysely<Database>;
@@ -27,7 +28,6 @@ let nc: NatsConnection;
 let gateway: NatsConnection;
 let subjects: Subjects;
 let sessions: SessionService;
-let accounts = 0;
 
 /** The spec: gateways learn of a revocation within 1 s. */
 const NOTICE_DEADLINE_MS = 1_000;
@@ -52,24 +52,8 @@ function service(options: SessionServiceOptions = {}): SessionService {
   return new SessionService(db, redis, nc, subjects, ctx.redis.prefix, options);
 }
 
-async function newAccount(): Promise<string> {
-  accounts++;
-  const row = await db
-    .insertInto("accounts")
-    .values({ username_display: `player${accounts}`, username_key: `player${accounts}` })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof LobbyError, `expected a LobbyError, got ${String(error)}`);
-    return error.code;
-  }
-  return "resolved";
+function newAccount(): Promise<string> {
+  return insertAccount(db, "player");
 }
 
 /**

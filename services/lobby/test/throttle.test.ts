@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { createTestContext, type TestContext } from "@meridian/testkit";
 import { Redis } from "ioredis";
 import type { Kysely } from "kysely";
-import { AccountStore, type LoginOptions, PasswordHasher } from "../src/accounts/index.js";
+import { AccountStore, type LoginOptions } from "../src/accounts/index.js";
 import { createDatabase, type Database, migrateToLatest } from "../src/db/index.js";
 import { LobbyError, LobbyErrorCode } from "../src/errors.js";
 import {
@@ -17,30 +17,19 @@ import {
   LoginThrottle,
   type LoginThrottleOptions,
 } from "../src/throttle/index.js";
+import { CHEAP_ARGON2, CountingHasher, codeOf } from "./helpers/lobby-test-kit.js";
 
 // Cheap argon2 parameters in this test only (see accounts.test.ts); the configuration refuses them.
-const CHEAP = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
 
 let ctx: TestContext;
 let db: Kysely<Database>;
 let redis: Redis;
-let hashed = 0;
+const hasher = new CountingHasher(CHEAP_ARGON2, { allowWeakParameters: true });
 let store: AccountStore;
 /** The injected clock: tests move it; nothing sleeps for the delays. */
 let now = 1_700_000_000_000;
 const clock = (): number => now;
 let scopes = 0;
-
-class CountingHasher extends PasswordHasher {
-  override async hash(password: string): Promise<string> {
-    hashed++;
-    return super.hash(password);
-  }
-  override async verify(phc: string, password: string): Promise<boolean> {
-    hashed++;
-    return super.verify(phc, password);
-  }
-}
 
 before(async () => {
   ctx = await createTestContext({ nats: false });
@@ -49,7 +38,7 @@ before(async () => {
   await migrateToLatest(db);
   redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: 1 });
   ctx.defer(() => redis.quit());
-  store = new AccountStore(db, new CountingHasher(CHEAP, { allowWeakParameters: true }));
+  store = new AccountStore(db, hasher);
 });
 after(() => ctx.cleanup());
 
@@ -65,16 +54,6 @@ function throttle(options: LoginThrottleOptions = {}, prefix = scope()): LoginTh
 
 function limit(options: CreationLimitOptions = {}, prefix = scope()): CreationLimit {
   return new CreationLimit(redis, prefix, { now: clock, ...options });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof LobbyError, `expected a LobbyError, got ${String(error)}`);
-    return error.code;
-  }
-  return "resolved";
 }
 
 async function retryAfterOf(promise: Promise<unknown>): Promise<number> {
@@ -211,10 +190,10 @@ describe("throttle", () => {
     assert.equal(state.account.failures, 1, "each name failed once: far from its own limit");
     assert.equal(state.ip?.failures, DEFAULT_IP_FREE_ATTEMPTS + 1);
     // A fresh name from the same /64 is refused before any work…
-    const before = hashed;
+    const before = hasher.calls;
     const opts: LoginOptions = { autoCreate: false, ip: "2001:db8:7:7:ffff::9", throttle: t };
     assert.equal(await retryAfterOf(store.loginOrCreate("victim999", "guess", opts)), DEFAULT_BASE_DELAY_MS);
-    assert.equal(hashed, before);
+    assert.equal(hasher.calls, before);
     // …while another /64 and another IPv4 address are not throttled.
     for (const ip of ["2001:db8:7:8::1", "192.0.2.10"]) {
       assert.equal(
@@ -289,11 +268,11 @@ describe("throttle", () => {
         LobbyErrorCode.BadCredentials,
       );
     }
-    hashed = 0;
+    hasher.calls = 0;
     for (const password of ["wrong", "pw"]) {
       assert.equal(await codeOf(store.loginOrCreate("hashless", password, opts)), LobbyErrorCode.Throttled);
     }
-    assert.equal(hashed, 0, "no argon2 call for a throttled caller");
+    assert.equal(hasher.calls, 0, "no argon2 call for a throttled caller");
     assert.equal((await t.state("hashless")).account.failures, 2, "refusals are not failures");
   });
 });
@@ -312,7 +291,7 @@ describe("creation limit", () => {
       assert.equal(result.created, true);
     }
     now += 10 * 60_000;
-    hashed = 0;
+    hasher.calls = 0;
     try {
       await store.loginOrCreate("maker3", "pw", { autoCreate: true, ip: ipA, creationLimit: cap });
       assert.fail("expected LOBBY_CREATION_LIMITED");
@@ -321,7 +300,7 @@ describe("creation limit", () => {
       assert.equal(error.code, LobbyErrorCode.CreationLimited);
       assert.equal(error.context.retryAfterMs, 60 * 60_000 - (now - start));
     }
-    assert.equal(hashed, 0, "refused before hashing the new password");
+    assert.equal(hasher.calls, 0, "refused before hashing the new password");
     // Another IP may create it; logins to existing accounts from the limited IP still work.
     const other = await store.loginOrCreate("maker3", "pw", {
       autoCreate: true,
