@@ -59,6 +59,37 @@ export const LobbyErrorCode = {
   InvalidServer: "LOBBY_INVALID_SERVER",
   /** A server-list cursor is malformed (not one this lobby issued, or tampered with). */
   InvalidCursor: "LOBBY_INVALID_CURSOR",
+  /**
+   * Recovery by secret question is not possible for this account: it has no question set (or the
+   * account does not exist: same code, no oracle).
+   */
+  RecoveryUnavailable: "LOBBY_RECOVERY_UNAVAILABLE",
+  /** Too many wrong answers: the secret question is locked for `context.retryAfterMs` more ms. */
+  RecoveryLocked: "LOBBY_RECOVERY_LOCKED",
+  /** A wrong answer to the secret question; `context.attemptsLeft` before the lock. */
+  WrongAnswer: "LOBBY_WRONG_ANSWER",
+  /** A password-reset token is malformed, unknown, expired or already used (one code: no oracle). */
+  ResetTokenInvalid: "LOBBY_RESET_TOKEN_INVALID",
+  /** A secret question, answer or email is empty, too long or malformed; `context.field` names it. */
+  InvalidRecovery: "LOBBY_INVALID_RECOVERY",
+  /** No account has this id or name (locator, stats, admin lookups). */
+  PlayerUnknown: "LOBBY_PLAYER_UNKNOWN",
+  /** A stat name, delta or leaderboard query is invalid; `context.field` names the bad input. */
+  InvalidStat: "LOBBY_INVALID_STAT",
+  /** The login's connection nonce was already used: a captured login replayed. */
+  LoginReplayed: "LOBBY_LOGIN_REPLAYED",
+  /** The login's connection nonce is malformed or too old. */
+  LoginNonceInvalid: "LOBBY_LOGIN_NONCE_INVALID",
+  /** A password login arrived over a connection that is not TLS while the lobby requires TLS. */
+  InsecureTransport: "LOBBY_INSECURE_TRANSPORT",
+  /** The account is banned; `context.reason` and `context.expiresAt` say why and until when. */
+  AccountBanned: "LOBBY_ACCOUNT_BANNED",
+  /** A request failed its schema or is of an unknown type; `context.issues` lists the problems. */
+  BadRequest: "LOBBY_BAD_REQUEST",
+  /** The caller's credential (admin or server) is missing or wrong for this operation. */
+  Unauthorized: "LOBBY_UNAUTHORIZED",
+  /** A dependency (Postgres, Redis) failed while serving the request; retry later. */
+  Unavailable: "LOBBY_UNAVAILABLE",
 } as const;
 export type LobbyErrorCode = (typeof LobbyErrorCode)[keyof typeof LobbyErrorCode];
 
