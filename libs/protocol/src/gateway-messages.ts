@@ -3,9 +3,9 @@ import { ProtocolError, ProtocolErrorCode } from "./errors.js";
 import { defineMessage, type MessageOf, MessageRegistry, type RegistryMessage } from "./message-registry.js";
 
 /*
- * The client⇄gateway messages certain so far: the handshake, errors, heartbeat and goodbye.
- * docs/protocol.md is their normative description; keep the two in step. The lobby and gateway
- * issues add login, resume, input and update here.
+ * The client⇄gateway messages: the handshake, login and resume, errors, heartbeat and goodbye.
+ * docs/protocol.md is their normative description; keep the two in step. The gateway and world
+ * issues add input and update here.
  */
 
 const UINT32_MAX = 0xffff_ffff;
@@ -40,6 +40,11 @@ export const HelloOk = defineMessage(
     maxMessageBytes: Type.Integer({ minimum: 1, maximum: UINT32_MAX }),
     /** Heartbeat period in milliseconds: the client sends a `ping` when it sent nothing for this long. */
     heartbeatMs: Type.Integer({ minimum: 1, maximum: INT32_MAX }),
+    /**
+     * This connection's login nonce (see `makeLoginNonce`): the client echoes it in `login`. A login
+     * is accepted once per nonce; after a failed login the gateway sends a fresh one in `error.nonce`.
+     */
+    nonce: Type.String({ minLength: 1, maxLength: 128 }),
   }),
 );
 export type HelloOk = MessageOf<typeof HelloOk>;
@@ -54,6 +59,14 @@ export const ErrorMessage = defineMessage(
     message: Type.String({ maxLength: 1024 }),
     /** The request number of the message this answers, for messages that carry one. */
     ref: Type.Optional(Uint32),
+    /** When to try again, ms (`LOBBY_THROTTLED`, `LOBBY_CREATION_LIMITED`, `LOBBY_RECOVERY_LOCKED`). */
+    retryAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    /** `LOBBY_ACCOUNT_BANNED`: the ban's reason, to show the player. */
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+    /** `LOBBY_ACCOUNT_BANNED`: when the ban ends, ms since the epoch; absent when permanent. */
+    expiresAt: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    /** After a failed `login`: the connection's new login nonce, for the next attempt. */
+    nonce: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   }),
 );
 export type ErrorMessage = MessageOf<typeof ErrorMessage>;
@@ -78,13 +91,82 @@ export const Bye = defineMessage(
 );
 export type Bye = MessageOf<typeof Bye>;
 
+/** Client → gateway, after `hello_ok`: log in with a password, bound to the connection's nonce. */
+export const Login = defineMessage(
+  "login",
+  Type.Object({
+    /** Request number, echoed in the answer (`login_ok` or `error.ref`). */
+    ref: Uint32,
+    /** 3–32 letters, digits, `_` or `-` after normalisation (NFKC, case-folded). */
+    username: Type.String({ minLength: 1, maxLength: 128 }),
+    /** At most 1024 bytes of UTF-8. */
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+    /** The connection's login nonce, from `hello_ok.nonce` (or the last `error.nonce`). */
+    nonce: Type.String({ minLength: 1, maxLength: 128 }),
+  }),
+);
+export type Login = MessageOf<typeof Login>;
+
+/** Client → gateway, after `hello_ok`: continue a session (after a drop) with its refresh token. */
+export const Resume = defineMessage(
+  "resume",
+  Type.Object({
+    ref: Uint32,
+    /** The latest refresh token the client was given; it is spent by this resume. */
+    refreshToken: Type.String({ minLength: 1, maxLength: 128 }),
+  }),
+);
+export type Resume = MessageOf<typeof Resume>;
+
+const SessionGrant = {
+  /** The `ref` of the `login` or `resume` this answers. */
+  ref: Uint32,
+  /** The player's account id, a decimal string. */
+  accountId: Type.String({ minLength: 1, maxLength: 20 }),
+  /** The display form of the username. */
+  username: Type.String({ maxLength: 64 }),
+  /** The session id (uuid): stays the same across resumes. */
+  sessionId: Type.String({ minLength: 36, maxLength: 36 }),
+  /** Keep it safe: the one way back into this session. Single use; each resume returns a new one. */
+  refreshToken: Type.String({ minLength: 1, maxLength: 128 }),
+  /** When `refreshToken` expires, ms since the epoch. */
+  refreshExpiresAt: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+};
+
+/** Gateway → client: the login succeeded. */
+export const LoginOk = defineMessage(
+  "login_ok",
+  Type.Object({
+    ...SessionGrant,
+    /** True when this login created the account. */
+    created: Type.Boolean(),
+  }),
+);
+export type LoginOk = MessageOf<typeof LoginOk>;
+
+/** Gateway → client: the session continues; the previous refresh token is spent. */
+export const ResumeOk = defineMessage("resume_ok", Type.Object(SessionGrant));
+export type ResumeOk = MessageOf<typeof ResumeOk>;
+
+/** Client → gateway: end the session everywhere; the gateway answers `bye` and closes. */
+export const Logout = defineMessage("logout", Type.Object({ ref: Uint32 }));
+export type Logout = MessageOf<typeof Logout>;
+
 /** The messages a gateway accepts from a client. */
-export const ClientMessages = new MessageRegistry([Hello, Ping, Pong, Bye]);
+export const ClientMessages = new MessageRegistry([Hello, Login, Resume, Logout, Ping, Pong, Bye]);
 /** A message a client sends to a gateway. */
 export type ClientMessage = RegistryMessage<typeof ClientMessages>;
 
 /** The messages a client accepts from a gateway. */
-export const ServerMessages = new MessageRegistry([HelloOk, ErrorMessage, Ping, Pong, Bye]);
+export const ServerMessages = new MessageRegistry([
+  HelloOk,
+  LoginOk,
+  ResumeOk,
+  ErrorMessage,
+  Ping,
+  Pong,
+  Bye,
+]);
 /** A message a gateway sends to a client. */
 export type ServerMessage = RegistryMessage<typeof ServerMessages>;
 

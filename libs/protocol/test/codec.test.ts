@@ -5,6 +5,7 @@ import {
   createCodec,
   DECODE_ERROR_CODES,
   DEFAULT_MAX_MESSAGE_BYTES,
+  type DecodeResult,
   decodeMessage,
   encodeMessage,
   ProtocolError,
@@ -13,14 +14,24 @@ import {
 } from "@meridian/protocol";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
-import { clientMessage, serverMessage } from "./arbitraries.js";
+import {
+  clientMessage,
+  error as errorMessage,
+  helloOk,
+  login,
+  loginOk,
+  logout,
+  resume,
+  resumeOk,
+  serverMessage,
+} from "./arbitraries.js";
 
 const clientCodec = createCodec({ registry: ClientMessages });
 const serverCodec = createCodec({ registry: ServerMessages });
 /** A second, independent MessagePack encoder, for hand-made inputs. */
 const raw = (value: unknown) => new Packr({ useRecords: false }).pack(value);
 
-function expectError(result: ReturnType<typeof clientCodec.decode>, code: ProtocolErrorCode) {
+function expectError(result: DecodeResult<unknown>, code: ProtocolErrorCode) {
   assert.equal(result.ok, false);
   if (result.ok) return undefined;
   assert.ok(result.error instanceof ProtocolError);
@@ -49,6 +60,46 @@ describe("codec - round trip", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  const perType: [string, fc.Arbitrary<unknown>, typeof clientCodec | typeof serverCodec][] = [
+    ["login", login, clientCodec],
+    ["resume", resume, clientCodec],
+    ["logout", logout, clientCodec],
+    ["hello_ok", helloOk, serverCodec],
+    ["login_ok", loginOk, serverCodec],
+    ["resume_ok", resumeOk, serverCodec],
+    ["error (with retryAfterMs, reason, expiresAt, nonce)", errorMessage, serverCodec],
+  ];
+  for (const [name, arbitrary, codec] of perType) {
+    it(`${name} survives encode then decode`, () => {
+      fc.assert(
+        fc.property(arbitrary, (message) => {
+          // The arbitraries are typed by direction; each is paired with its direction's codec.
+          const bytes = (codec.encode as (m: unknown) => Uint8Array)(message);
+          const result = codec.decode(bytes);
+          assert.ok(result.ok, result.ok ? "" : result.error.message);
+          assert.deepEqual(result.message, message);
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  it("an error with every new field decodes with each of them", () => {
+    const message = {
+      t: "error",
+      code: "LOBBY_ACCOUNT_BANNED",
+      message: "this account is banned",
+      ref: 7,
+      retryAfterMs: 0,
+      reason: "cheating",
+      expiresAt: 1_900_000_000_000,
+      nonce: "lz2x4a0.AAAAAAAAAAAAAAAAAAAAAA",
+    } as const;
+    const result = serverCodec.decode(serverCodec.encode(message));
+    assert.ok(result.ok);
+    assert.deepEqual(result.message, message);
   });
 
   it("an optional field set to undefined is left out of the encoding", () => {
@@ -200,9 +251,91 @@ describe("codec - errors", () => {
   });
 
   it("a message of the other direction is PROTO_UNKNOWN_TYPE", () => {
-    const bytes = encodeMessage({ t: "hello_ok", v: 1, server: "s", maxMessageBytes: 1, heartbeatMs: 1 });
+    const bytes = encodeMessage({
+      t: "hello_ok",
+      v: 1,
+      server: "s",
+      maxMessageBytes: 1,
+      heartbeatMs: 1,
+      nonce: "n",
+    });
     expectError(clientCodec.decode(bytes), ProtocolErrorCode.UnknownType);
     assert.ok(serverCodec.decode(bytes).ok);
+    for (const other of [
+      {
+        t: "login_ok",
+        ref: 1,
+        accountId: "1",
+        username: "a",
+        sessionId: "x".repeat(36),
+        refreshToken: "r",
+        refreshExpiresAt: 1,
+        created: true,
+      },
+      {
+        t: "resume_ok",
+        ref: 1,
+        accountId: "1",
+        username: "a",
+        sessionId: "x".repeat(36),
+        refreshToken: "r",
+        refreshExpiresAt: 1,
+      },
+      { t: "error", code: "X", message: "" },
+    ]) {
+      expectError(clientCodec.decode(encodeMessage(other)), ProtocolErrorCode.UnknownType);
+    }
+    for (const other of [
+      { t: "login", ref: 1, username: "a", password: "p", nonce: "n" },
+      { t: "resume", ref: 1, refreshToken: "r" },
+      { t: "logout", ref: 1 },
+    ]) {
+      expectError(serverCodec.decode(encodeMessage(other)), ProtocolErrorCode.UnknownType);
+    }
+  });
+
+  it("new message schema failures are PROTO_INVALID_MESSAGE with the failing path", () => {
+    const login = { t: "login", ref: 1, username: "alice", password: "secret", nonce: "n" };
+    const grant = {
+      ref: 1,
+      accountId: "42",
+      username: "alice",
+      sessionId: "00000000-0000-4000-8000-000000000000",
+      refreshToken: "r",
+      refreshExpiresAt: 1,
+    };
+    const clientCases: [unknown, string][] = [
+      [{ t: "login", ref: 1, username: "alice", password: "secret" }, "/nonce"],
+      [{ ...login, nonce: "" }, "/nonce"],
+      [{ ...login, nonce: "n".repeat(129) }, "/nonce"],
+      [{ ...login, username: "" }, "/username"],
+      [{ ...login, password: "" }, "/password"],
+      [{ ...login, password: "p".repeat(1025) }, "/password"],
+      [{ ...login, ref: -1 }, "/ref"],
+      [{ t: "resume", ref: 1 }, "/refreshToken"],
+      [{ t: "resume", ref: 1, refreshToken: "r".repeat(129) }, "/refreshToken"],
+      [{ t: "logout" }, "/ref"],
+    ];
+    for (const [value, path] of clientCases) {
+      const error = expectError(clientCodec.decode(raw(value)), ProtocolErrorCode.InvalidMessage);
+      assert.equal(error?.context.path, path, JSON.stringify(value));
+    }
+    const serverCases: [unknown, string][] = [
+      [{ t: "hello_ok", v: 1, server: "s", maxMessageBytes: 1, heartbeatMs: 1 }, "/nonce"],
+      [{ t: "login_ok", ...grant }, "/created"],
+      [{ t: "login_ok", ...grant, created: true, sessionId: "short" }, "/sessionId"],
+      [{ t: "resume_ok", ...grant, accountId: "" }, "/accountId"],
+      [{ t: "resume_ok", ...grant, refreshExpiresAt: -1 }, "/refreshExpiresAt"],
+      [{ t: "error", code: "X", message: "", retryAfterMs: -1 }, "/retryAfterMs"],
+      [{ t: "error", code: "X", message: "", retryAfterMs: 1.5 }, "/retryAfterMs"],
+      [{ t: "error", code: "X", message: "", reason: "r".repeat(501) }, "/reason"],
+      [{ t: "error", code: "X", message: "", expiresAt: "soon" }, "/expiresAt"],
+      [{ t: "error", code: "X", message: "", nonce: "" }, "/nonce"],
+    ];
+    for (const [value, path] of serverCases) {
+      const error = expectError(serverCodec.decode(raw(value)), ProtocolErrorCode.InvalidMessage);
+      assert.equal(error?.context.path, path, JSON.stringify(value));
+    }
   });
 
   it("schema failures are PROTO_INVALID_MESSAGE with the failing path", () => {

@@ -87,11 +87,24 @@ describe("registry - definitions", () => {
 });
 
 describe("registry - gateway messages", () => {
-  it("the client sends hello, ping, pong and bye", () => {
-    assert.deepEqual(ClientMessages.types, ["hello", "ping", "pong", "bye"]);
+  it("the client sends hello, login, resume, logout, ping, pong and bye", () => {
+    assert.deepEqual(ClientMessages.types, ["hello", "login", "resume", "logout", "ping", "pong", "bye"]);
   });
 
-  it("the server sends hello_ok, error, ping, pong and bye", () => {
-    assert.deepEqual(ServerMessages.types, ["hello_ok", "error", "ping", "pong", "bye"]);
+  it("the server sends hello_ok, login_ok, resume_ok, error, ping, pong and bye", () => {
+    assert.deepEqual(ServerMessages.types, [
+      "hello_ok",
+      "login_ok",
+      "resume_ok",
+      "error",
+      "ping",
+      "pong",
+      "bye",
+    ]);
+  });
+
+  it("no message type is accepted in both directions except the symmetric ones", () => {
+    const both = ClientMessages.types.filter((type) => ServerMessages.has(type));
+    assert.deepEqual(both, ["ping", "pong", "bye"]);
   });
 });

@@ -72,7 +72,46 @@ export interface LobbyConfig {
   readonly loginThrottle: LoginThrottleConfig;
   /** `LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR`: accounts one IP may auto-create per hour. Default 5, 1 to 100000. */
   readonly maxAccountsPerIpPerHour: number;
+  /** `MERIDIAN_REDIS_URL`: `redis://` or `rediss://`. Default `redis://127.0.0.1:6379`. */
+  readonly redisUrl: string;
+  /** `MERIDIAN_REDIS_PREFIX`: prefix of every Redis key of the cluster. Default `meridian:`. */
+  readonly redisPrefix: string;
+  /** `MERIDIAN_NATS_URL`: one or more `nats://host:port`, comma-separated. Default `nats://127.0.0.1:4222`. */
+  readonly natsServers: readonly string[];
+  /** `MERIDIAN_SUBJECT_PREFIX`: prefix of every NATS subject of the cluster. Default `meridian`. */
+  readonly subjectPrefix: string;
+  /**
+   * `LOBBY_REQUIRE_TLS`: refuse password logins from connections that are not TLS (replay
+   * protection, docs/decisions.md). Default true in production, false in development.
+   */
+  readonly requireTls: boolean;
+  /**
+   * `LOBBY_ADMIN_TOKEN`: the operators' credential (admin HTTP API, `ban`/`unban`/`server_revoke`).
+   * In development it defaults to {@link DEV_ADMIN_TOKEN}; in production it is required, at least
+   * {@link MIN_ADMIN_TOKEN_LENGTH} characters, and must not be the development default.
+   */
+  readonly adminToken: string;
+  /** `LOBBY_ADMIN_HOST` (default `127.0.0.1`) and `LOBBY_ADMIN_PORT` (default 7480; 0 = any free port). */
+  readonly adminHttp: { readonly host: string; readonly port: number };
+  /** `LOBBY_RECOVERY_MAX_GUESSES` (3–5, default 5) and `LOBBY_RECOVERY_LOCK_MS` (≥ 15 min, default 15 min). */
+  readonly recovery: {
+    readonly maxGuesses: number;
+    readonly lockMs: number;
+    /** `LOBBY_RESET_TOKEN_TTL_MS`: 1 to 20 min, default 15 min. */
+    readonly resetTokenTtlMs: number;
+  };
+  /** `LOBBY_SERVER_HEARTBEAT_TIMEOUT_MS`: a server is listed while heard from within this. Default 15000. */
+  readonly serverHeartbeatTimeoutMs: number;
+  /** `LOBBY_ID`: this instance's name in logs and NATS connection names. Default `lobby-<pid>`. */
+  readonly instanceId: string;
 }
+
+/** The admin credential in development when `LOBBY_ADMIN_TOKEN` is unset. Refused in production. */
+export const DEV_ADMIN_TOKEN = "meridian-development-admin-token";
+/** Shortest admin credential accepted in production. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+/** Default port of the admin HTTP API. */
+export const DEFAULT_ADMIN_PORT = 7480;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -197,6 +236,96 @@ function readLoginThrottle(env: Env, problems: ConfigProblem[]): LoginThrottleCo
   });
 }
 
+function readPattern(
+  env: Env,
+  variable: string,
+  fallback: string,
+  pattern: RegExp,
+  expected: string,
+  problems: ConfigProblem[],
+): string {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  if (!pattern.test(raw)) {
+    problems.push({ variable, message: `must be ${expected}, got "${raw}"` });
+    return fallback;
+  }
+  return raw;
+}
+
+function readUrl(
+  env: Env,
+  variable: string,
+  fallback: string,
+  protocols: readonly string[],
+  problems: ConfigProblem[],
+): string {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push({ variable, message: `is not a URL; expected ${protocols[0]}//host:port` });
+    return fallback;
+  }
+  if (!protocols.includes(url.protocol) || url.hostname === "") {
+    problems.push({
+      variable,
+      message: `must be ${protocols.map((p) => `${p}//host:port`).join(" or ")}, got "${raw}"`,
+    });
+    return fallback;
+  }
+  return raw;
+}
+
+function readNatsServers(env: Env, problems: ConfigProblem[]): readonly string[] {
+  const variable = "MERIDIAN_NATS_URL";
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return Object.freeze(["nats://127.0.0.1:4222"]);
+  const servers = raw.split(",").map((part) => part.trim());
+  for (const server of servers) {
+    let ok = false;
+    try {
+      const url = new URL(server);
+      ok = ["nats:", "tls:"].includes(url.protocol) && url.hostname !== "";
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      problems.push({
+        variable,
+        message: `must be nats://host:port (or tls://), comma-separated for several; "${server}" is not`,
+      });
+      return Object.freeze(["nats://127.0.0.1:4222"]);
+    }
+  }
+  return Object.freeze(servers);
+}
+
+function readAdminToken(env: Env, production: boolean, problems: ConfigProblem[]): string {
+  const variable = "LOBBY_ADMIN_TOKEN";
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") {
+    if (production) {
+      problems.push({
+        variable,
+        message: `is required in production: a random secret of at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`,
+      });
+    }
+    return DEV_ADMIN_TOKEN;
+  }
+  if (production && raw === DEV_ADMIN_TOKEN) {
+    problems.push({ variable, message: "is the development default; production needs its own secret" });
+  } else if (production && raw.length < MIN_ADMIN_TOKEN_LENGTH) {
+    problems.push({
+      variable,
+      message: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters in production, got ${raw.length}`,
+    });
+  }
+  return raw;
+}
+
 /**
  * Reads and validates the lobby's configuration from `env` (default `process.env`: the one read of it).
  * @throws ConfigError (`LOBBY_CONFIG`) listing every bad variable.
@@ -241,6 +370,65 @@ export function loadConfig(env: Env = process.env): LobbyConfig {
     100_000,
     problems,
   );
+  const production = mode === MeridianEnv.Production;
+  const redisUrl = readUrl(
+    env,
+    "MERIDIAN_REDIS_URL",
+    "redis://127.0.0.1:6379",
+    ["redis:", "rediss:"],
+    problems,
+  );
+  const natsServers = readNatsServers(env, problems);
+  const redisPrefix = readPattern(
+    env,
+    "MERIDIAN_REDIS_PREFIX",
+    "meridian:",
+    /^[A-Za-z0-9_.:-]{1,64}$/,
+    "1–64 letters, digits, _ . : or -",
+    problems,
+  );
+  const subjectPrefix = readPattern(
+    env,
+    "MERIDIAN_SUBJECT_PREFIX",
+    "meridian",
+    /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+    "NATS subject tokens of letters, digits, _ and - joined by dots",
+    problems,
+  );
+  const requireTls = readBoolean(env, "LOBBY_REQUIRE_TLS", production, problems);
+  const adminToken = readAdminToken(env, production, problems);
+  const adminHttp = Object.freeze({
+    host: readPattern(
+      env,
+      "LOBBY_ADMIN_HOST",
+      "127.0.0.1",
+      /^[A-Za-z0-9.:-]{1,253}$/,
+      "a host name or IP address",
+      problems,
+    ),
+    port: readInt(env, "LOBBY_ADMIN_PORT", DEFAULT_ADMIN_PORT, 0, 65_535, problems),
+  });
+  const recovery = Object.freeze({
+    maxGuesses: readInt(env, "LOBBY_RECOVERY_MAX_GUESSES", 5, 3, 5, problems),
+    lockMs: readInt(env, "LOBBY_RECOVERY_LOCK_MS", 15 * 60_000, 15 * 60_000, 7 * 24 * 60 * 60_000, problems),
+    resetTokenTtlMs: readInt(env, "LOBBY_RESET_TOKEN_TTL_MS", 15 * 60_000, 60_000, 20 * 60_000, problems),
+  });
+  const serverHeartbeatTimeoutMs = readInt(
+    env,
+    "LOBBY_SERVER_HEARTBEAT_TIMEOUT_MS",
+    15_000,
+    1_000,
+    86_400_000,
+    problems,
+  );
+  const instanceId = readPattern(
+    env,
+    "LOBBY_ID",
+    `lobby-${process.pid}`,
+    /^[A-Za-z0-9_-]{1,64}$/,
+    "1–64 letters, digits, _ or -",
+    problems,
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     postgresUrl,
@@ -249,5 +437,15 @@ export function loadConfig(env: Env = process.env): LobbyConfig {
     env: mode,
     loginThrottle,
     maxAccountsPerIpPerHour,
+    redisUrl,
+    redisPrefix,
+    natsServers,
+    subjectPrefix,
+    requireTls,
+    adminToken,
+    adminHttp,
+    recovery,
+    serverHeartbeatTimeoutMs,
+    instanceId,
   });
 }

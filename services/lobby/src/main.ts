@@ -1,22 +1,38 @@
 /**
- * The lobby's composition root: config → Postgres pool and kysely → migrations → ready → graceful
- * shutdown on SIGTERM/SIGINT.
+ * The lobby's composition root: config → Postgres (migrations applied) → Redis → NATS → the lobby's
+ * services and its NATS request/reply server → ready. SIGTERM/SIGINT: stop taking requests, answer
+ * those in flight, close the connections, exit 0 (or 1 past {@link SHUTDOWN_TIMEOUT_MS}).
  *
- * This is the first slice: storage and accounts. Serving login over NATS request/reply (and the
- * admin HTTP API, sessions, bans, the server registry…) is wired here in the next slices; until then
- * the process migrates the database, says it is ready, and stays up until told to stop.
+ * A dependency that cannot be reached at start is a clear one-line error on stderr and exit code 1;
+ * once running, the NATS and Redis clients reconnect on their own and requests that need a missing
+ * dependency are answered `LOBBY_UNAVAILABLE`.
  */
+import { createSubjects } from "@meridian/protocol";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import { PasswordHasher } from "./accounts/index.js";
-import { type LobbyConfig, loadConfig } from "./config.js";
+import { AdminHttpServer } from "./admin/index.js";
+import { type LobbyConfig, loadConfig, MeridianEnv } from "./config.js";
 import { createDatabase, migrateToLatest } from "./db/index.js";
 import { ConfigError } from "./errors.js";
+import { Lobby } from "./lobby.js";
+import { LogMailer } from "./mail/index.js";
 
 /** Bound on a graceful shutdown; past it the process exits with code 1. */
 export const SHUTDOWN_TIMEOUT_MS = 5_000;
+/** How long start waits for Redis and NATS before giving up, ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const root = pino();
 const log = root.child({ name: "lobby" });
+
+function fail(what: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`lobby: ${what}: ${message}\n`);
+  log.fatal({ err: error }, what);
+  process.exit(1);
+}
 
 let config: LobbyConfig;
 try {
@@ -35,23 +51,98 @@ const db = createDatabase({
   url: config.postgresUrl,
   onPoolError: (error) => log.error({ err: error }, "idle Postgres connection failed"),
 });
-// Built now so that bad parameters fail at start; the login handlers of the next slice take it.
 const hasher = new PasswordHasher(config.argon2);
 
 try {
   const { applied } = await migrateToLatest(db);
   log.info({ applied }, applied.length > 0 ? `applied ${applied.length} migration(s)` : "schema up to date");
 } catch (error) {
-  process.stderr.write(`lobby: ${error instanceof Error ? error.message : String(error)}\n`);
-  log.fatal({ err: error }, "migration failed");
   await db.destroy().catch(() => undefined);
-  process.exit(1);
+  fail("migration failed", error);
 }
 
-// Nothing else holds the event loop open yet (the NATS connection will, next slice).
-const keepAlive = setInterval(() => undefined, 1 << 30);
+const redis = new Redis(config.redisUrl, {
+  connectionName: config.instanceId,
+  lazyConnect: true,
+  maxRetriesPerRequest: 2,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+});
+redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));
+try {
+  await redis.connect();
+} catch (error) {
+  await db.destroy().catch(() => undefined);
+  fail(`cannot reach Redis at ${config.redisUrl}`, error);
+}
+
+let nc: NatsConnection;
+try {
+  nc = await connect({
+    servers: [...config.natsServers],
+    name: config.instanceId,
+    timeout: CONNECT_TIMEOUT_MS,
+    maxReconnectAttempts: -1,
+  });
+} catch (error) {
+  redis.disconnect();
+  await db.destroy().catch(() => undefined);
+  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
+}
+void (async () => {
+  for await (const status of nc.status()) {
+    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
+      log.warn({ nats: status.type, server: "server" in status ? status.server : undefined }, "NATS status");
+    }
+  }
+})();
+
+const lobby = new Lobby(
+  {
+    db,
+    redis,
+    nc,
+    subjects: createSubjects({ prefix: config.subjectPrefix }),
+    redisPrefix: config.redisPrefix,
+    hasher,
+    mailer: new LogMailer(log),
+    logger: log,
+  },
+  {
+    autoCreateAccounts: config.autoCreateAccounts,
+    requireTls: config.requireTls,
+    adminToken: config.adminToken,
+    loginThrottle: config.loginThrottle,
+    maxAccountsPerIpPerHour: config.maxAccountsPerIpPerHour,
+    recovery: config.recovery,
+    serverHeartbeatTimeoutMs: config.serverHeartbeatTimeoutMs,
+  },
+);
+try {
+  await lobby.start();
+} catch (error) {
+  await nc.close().catch(() => undefined);
+  redis.disconnect();
+  await db.destroy().catch(() => undefined);
+  fail("lobby failed to start", error);
+}
 
 let stopping = false;
+const admin = new AdminHttpServer(lobby, {
+  ...config.adminHttp,
+  logger: log,
+  ready: () => lobby.serving && !stopping,
+});
+let adminAddress: { host: string; port: number };
+try {
+  adminAddress = await admin.start();
+} catch (error) {
+  await lobby.stop();
+  await nc.close().catch(() => undefined);
+  redis.disconnect();
+  await db.destroy().catch(() => undefined);
+  fail(`cannot listen for the admin API on ${config.adminHttp.host}:${config.adminHttp.port}`, error);
+}
+
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -60,7 +151,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, "shutdown timed out");
     process.exit(1);
   }, SHUTDOWN_TIMEOUT_MS).unref();
-  clearInterval(keepAlive);
+  // Readiness turns false first (`stopping`), then requests stop being taken.
+  await Promise.all([admin.stop(), lobby.stop()]);
+  await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
+  await redis.quit().catch(() => redis.disconnect());
   await db.destroy();
   log.info("stopped");
   process.exit(0);
@@ -68,7 +162,18 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 process.on("SIGTERM", (signal) => void shutdown(signal));
 process.on("SIGINT", (signal) => void shutdown(signal));
 
+if (config.env === MeridianEnv.Development && !config.requireTls) {
+  log.warn("development mode: password logins are accepted without TLS (LOBBY_REQUIRE_TLS=false)");
+}
 log.info(
-  { env: config.env, autoCreateAccounts: config.autoCreateAccounts, argon2: hasher.paramsText },
+  {
+    id: config.instanceId,
+    env: config.env,
+    autoCreateAccounts: config.autoCreateAccounts,
+    requireTls: config.requireTls,
+    argon2: hasher.paramsText,
+    subjects: `${config.subjectPrefix}.svc.lobby.*`,
+    admin: `http://${adminAddress.host}:${adminAddress.port}`,
+  },
   "lobby ready",
 );

@@ -2,11 +2,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestContext, type TestContext } from "@meridian/testkit";
 import type { Kysely } from "kysely";
-import { AccountStore, MAX_PASSWORD_BYTES, PasswordHasher, parseHashParams } from "../src/accounts/index.js";
+import {
+  AccountStore,
+  isAccountId,
+  MAX_EMAIL_LENGTH,
+  MAX_PASSWORD_BYTES,
+  PasswordHasher,
+  parseHashParams,
+} from "../src/accounts/index.js";
 import { MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_TIME_COST } from "../src/config.js";
 import { createDatabase, type Database, migrateToLatest } from "../src/db/index.js";
 import { LobbyErrorCode } from "../src/errors.js";
-import { CHEAP_ARGON2, CountingHasher } from "./helpers/lobby-test-kit.js";
+import { CHEAP_ARGON2, CountingHasher, codeOf, insertAccount } from "./helpers/lobby-test-kit.js";
 
 // Cheap argon2 parameters, far below OWASP's minimum, IN THIS TEST ONLY: the race makes ~2,000
 // hashes and must finish in seconds. The configuration refuses such values; constructing the hasher
@@ -182,5 +189,123 @@ describe("accounts", () => {
       assert.equal((failure as PromiseRejectedResult).reason.code, LobbyErrorCode.BadCredentials);
     }
     assert.ok(failures.length === 1 || failures.length === 50, `failures: ${failures.length}`);
+  });
+
+  it("accounts - findByUsername finds any variant of a name; unknown names are undefined", async () => {
+    const { account } = await store.loginOrCreate("Finder", "pw", { autoCreate: true });
+    for (const variant of ["Finder", "FINDER", " finder ", "ｆｉｎｄｅｒ"]) {
+      assert.deepEqual(await store.findByUsername(variant), account, variant);
+    }
+    assert.equal(await store.findByUsername("not-finder"), undefined);
+    await assert.rejects(store.findByUsername("x"), { code: LobbyErrorCode.InvalidUsername });
+  });
+
+  it("accounts - setPassword replaces the password (hashed with the store's parameters) or creates credentials", async () => {
+    const { account } = await store.loginOrCreate("Resetter", "before", { autoCreate: true });
+    await store.setPassword(account.id, "after");
+    await assert.rejects(store.loginOrCreate("resetter", "before", { autoCreate: false }), {
+      code: LobbyErrorCode.BadCredentials,
+    });
+    await store.loginOrCreate("resetter", "after", { autoCreate: false });
+    const row = await db
+      .selectFrom("credentials")
+      .selectAll()
+      .where("account_id", "=", account.id)
+      .executeTakeFirstOrThrow();
+    assert.match(row.password_hash, /^\$argon2id\$/);
+    assert.equal(row.params, cheap.paramsText);
+
+    // An account without credentials gets them.
+    const bare = await insertAccount(db, "bare");
+    await store.setPassword(bare, "first");
+    const name = await db
+      .selectFrom("accounts")
+      .select("username_key")
+      .where("id", "=", bare)
+      .executeTakeFirstOrThrow();
+    await store.loginOrCreate(name.username_key, "first", { autoCreate: false });
+
+    const counting = new CountingHasher(CHEAP, { allowWeakParameters: true });
+    const countingStore = new AccountStore(db, counting);
+    const tooLong = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    assert.equal(
+      await codeOf(countingStore.setPassword(account.id, tooLong)),
+      LobbyErrorCode.PasswordTooLong,
+    );
+    assert.equal(counting.calls, 0, "refused before hashing");
+    for (const unknown of ["999999999", "0", "-1", "1.5", "abc", "9223372036854775808"]) {
+      assert.equal(await codeOf(store.setPassword(unknown, "pw")), LobbyErrorCode.PlayerUnknown, unknown);
+    }
+    assert.equal(isAccountId("9223372036854775807"), true);
+    assert.equal(isAccountId("9223372036854775808"), false);
+  });
+
+  it("accounts - replacePassword needs the current password; of two racing changes one wins", async () => {
+    const { account } = await store.loginOrCreate("Changer", "current", { autoCreate: true });
+    assert.equal(
+      await codeOf(store.replacePassword(account.id, "wrong", "next")),
+      LobbyErrorCode.BadCredentials,
+    );
+    await store.loginOrCreate("changer", "current", { autoCreate: false });
+    await store.replacePassword(account.id, "current", "next");
+    await store.loginOrCreate("changer", "next", { autoCreate: false });
+    await assert.rejects(store.loginOrCreate("changer", "current", { autoCreate: false }), {
+      code: LobbyErrorCode.BadCredentials,
+    });
+
+    const results = await Promise.allSettled([
+      store.replacePassword(account.id, "next", "racer-a"),
+      store.replacePassword(account.id, "next", "racer-b"),
+    ]);
+    const won = results.filter((r) => r.status === "fulfilled").length;
+    assert.equal(won, 1, "the loser's old password no longer matched");
+    for (const r of results) {
+      if (r.status === "rejected") assert.equal(r.reason.code, LobbyErrorCode.BadCredentials);
+    }
+
+    const bare = await insertAccount(db, "nopw");
+    assert.equal(await codeOf(store.replacePassword(bare, "", "x")), LobbyErrorCode.BadCredentials);
+    assert.equal(await codeOf(store.replacePassword("999999999", "a", "b")), LobbyErrorCode.PlayerUnknown);
+    const tooLong = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    assert.equal(
+      await codeOf(store.replacePassword(account.id, tooLong, "b")),
+      LobbyErrorCode.PasswordTooLong,
+    );
+    assert.equal(
+      await codeOf(store.replacePassword(account.id, "a", tooLong)),
+      LobbyErrorCode.PasswordTooLong,
+    );
+  });
+
+  it("accounts - setEmail sets a trimmed address or removes it; bad addresses are refused with the field", async () => {
+    const { account } = await store.loginOrCreate("Mailed", "pw", { autoCreate: true });
+    await store.setEmail(account.id, "  mailed@example.test ");
+    assert.equal((await store.findByUsername("mailed"))?.email, "mailed@example.test");
+    await store.setEmail(account.id, null);
+    assert.equal((await store.findByUsername("mailed"))?.email, null);
+    const bad: unknown[] = [
+      "",
+      "   ",
+      "no-at-sign",
+      "two@@example.test",
+      "a@b@c",
+      "@example.test",
+      "local@",
+      "line\nbreak@example.test",
+      "sp ace@example.test",
+      `a@${"d".repeat(MAX_EMAIL_LENGTH)}`,
+      42,
+    ];
+    for (const email of bad) {
+      await assert.rejects(
+        store.setEmail(account.id, email as string),
+        {
+          code: LobbyErrorCode.InvalidRecovery,
+          context: { field: "email", length: typeof email === "string" ? email.length : undefined },
+        },
+        JSON.stringify(email),
+      );
+    }
+    assert.equal(await codeOf(store.setEmail("999999999", "x@example.test")), LobbyErrorCode.PlayerUnknown);
   });
 });

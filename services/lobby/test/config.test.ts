@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadConfig, MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_TIME_COST } from "../src/config.js";
+import { DEV_ADMIN_TOKEN, loadConfig, MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_TIME_COST } from "../src/config.js";
 import { ConfigError, LobbyErrorCode } from "../src/errors.js";
 
 const URL_OK = "postgres://postgres@127.0.0.1:5432/meridian";
@@ -32,6 +32,16 @@ describe("config", () => {
         windowMs: 15 * 60_000,
       },
       maxAccountsPerIpPerHour: 5,
+      redisUrl: "redis://127.0.0.1:6379",
+      redisPrefix: "meridian:",
+      natsServers: ["nats://127.0.0.1:4222"],
+      subjectPrefix: "meridian",
+      requireTls: false,
+      adminToken: DEV_ADMIN_TOKEN,
+      adminHttp: { host: "127.0.0.1", port: 7480 },
+      recovery: { maxGuesses: 5, lockMs: 15 * 60_000, resetTokenTtlMs: 15 * 60_000 },
+      serverHeartbeatTimeoutMs: 15_000,
+      instanceId: `lobby-${process.pid}`,
     });
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.argon2));
@@ -52,7 +62,29 @@ describe("config", () => {
       LOBBY_LOGIN_MAX_DELAY_MS: "60000",
       LOBBY_LOGIN_WINDOW_MS: "120000",
       LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR: "2",
+      MERIDIAN_REDIS_URL: "rediss://cache:6380",
+      MERIDIAN_REDIS_PREFIX: "w1:",
+      MERIDIAN_NATS_URL: "nats://n1:4222, nats://n2:4222",
+      MERIDIAN_SUBJECT_PREFIX: "prod.w1",
+      LOBBY_ADMIN_TOKEN: "a-production-secret-of-32-characters!",
+      LOBBY_ADMIN_HOST: "0.0.0.0",
+      LOBBY_ADMIN_PORT: "9000",
+      LOBBY_RECOVERY_MAX_GUESSES: "3",
+      LOBBY_RECOVERY_LOCK_MS: "3600000",
+      LOBBY_RESET_TOKEN_TTL_MS: "600000",
+      LOBBY_SERVER_HEARTBEAT_TIMEOUT_MS: "5000",
+      LOBBY_ID: "lobby-a",
     });
+    assert.equal(config.redisUrl, "rediss://cache:6380");
+    assert.equal(config.redisPrefix, "w1:");
+    assert.deepEqual(config.natsServers, ["nats://n1:4222", "nats://n2:4222"]);
+    assert.equal(config.subjectPrefix, "prod.w1");
+    assert.equal(config.requireTls, true, "production requires TLS by default");
+    assert.equal(config.adminToken, "a-production-secret-of-32-characters!");
+    assert.deepEqual(config.adminHttp, { host: "0.0.0.0", port: 9000 });
+    assert.deepEqual(config.recovery, { maxGuesses: 3, lockMs: 3_600_000, resetTokenTtlMs: 600_000 });
+    assert.equal(config.serverHeartbeatTimeoutMs, 5_000);
+    assert.equal(config.instanceId, "lobby-a");
     assert.deepEqual(config.loginThrottle, {
       freeAttempts: 3,
       ipFreeAttempts: 50,
@@ -84,6 +116,17 @@ describe("config", () => {
     ["LOBBY_LOGIN_MAX_DELAY_MS", ["0", "999", "86400001", "15m"]],
     ["LOBBY_LOGIN_WINDOW_MS", ["999", "604800001", "0", "x"]],
     ["LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR", ["0", "100001", "many"]],
+    ["MERIDIAN_REDIS_URL", ["localhost:6379", "http://h:1", "redis://"]],
+    ["MERIDIAN_REDIS_PREFIX", ["has space", "x".repeat(65)]],
+    ["MERIDIAN_NATS_URL", ["localhost:4222", "nats://a:1,http://b:2", "nats://"]],
+    ["MERIDIAN_SUBJECT_PREFIX", ["a..b", "a.*", ".a", "a b"]],
+    ["LOBBY_REQUIRE_TLS", ["sometimes"]],
+    ["LOBBY_ADMIN_PORT", ["-1", "65536", "http"]],
+    ["LOBBY_RECOVERY_MAX_GUESSES", ["2", "6", "x"]],
+    ["LOBBY_RECOVERY_LOCK_MS", ["899999", "0"]],
+    ["LOBBY_RESET_TOKEN_TTL_MS", ["59999", "1200001"]],
+    ["LOBBY_SERVER_HEARTBEAT_TIMEOUT_MS", ["999", "x"]],
+    ["LOBBY_ID", ["has space", "a.b"]],
   ] as const) {
     it(`config - ${variable} refuses bad values`, () => {
       for (const value of bad) {
@@ -91,6 +134,21 @@ describe("config", () => {
       }
     });
   }
+
+  it("config - production refuses a missing, default or short admin secret; development has a default", () => {
+    const production = { MERIDIAN_POSTGRES_URL: URL_OK, MERIDIAN_ENV: "production" };
+    assert.deepEqual(problemsOf(production), ["LOBBY_ADMIN_TOKEN"]);
+    assert.deepEqual(problemsOf({ ...production, LOBBY_ADMIN_TOKEN: DEV_ADMIN_TOKEN }), [
+      "LOBBY_ADMIN_TOKEN",
+    ]);
+    assert.deepEqual(problemsOf({ ...production, LOBBY_ADMIN_TOKEN: "short" }), ["LOBBY_ADMIN_TOKEN"]);
+    const ok = loadConfig({ ...production, LOBBY_ADMIN_TOKEN: "x".repeat(32), LOBBY_REQUIRE_TLS: "false" });
+    assert.equal(ok.requireTls, false, "an explicit LOBBY_REQUIRE_TLS wins over the mode's default");
+    assert.equal(
+      loadConfig({ MERIDIAN_POSTGRES_URL: URL_OK, LOBBY_ADMIN_TOKEN: "short" }).adminToken,
+      "short",
+    );
+  });
 
   it("config - LOBBY_LOGIN_MAX_DELAY_MS must be at least LOBBY_LOGIN_BASE_DELAY_MS", () => {
     assert.deepEqual(

@@ -12,6 +12,10 @@
  * {@link LoginOptions}): the throttle is consulted after the cheap input checks and before anything
  * else (no Postgres read, no hashing for a throttled caller); the creation limit only when the name is
  * unknown and would be created, before the new password is hashed.
+ *
+ * Recovery's credential primitives live here too ({@link AccountStore.findByUsername},
+ * {@link AccountStore.setPassword}, {@link AccountStore.replacePassword}, {@link AccountStore.setEmail}).
+ * None of them ends a session: `RecoveryService` composes them with the session revocation.
  */
 import { randomBytes } from "node:crypto";
 import { type Kysely, sql } from "kysely";
@@ -20,6 +24,20 @@ import { LobbyError, LobbyErrorCode } from "../errors.js";
 import type { CreationLimit, LoginThrottle } from "../throttle/index.js";
 import { type NormalisedUsername, normaliseUsername } from "./normalise-username.js";
 import { MAX_PASSWORD_BYTES, type PasswordHasher } from "./password-hasher.js";
+
+/** Longest email address accepted, in UTF-16 units (RFC 5321's path limit less the brackets). */
+export const MAX_EMAIL_LENGTH = 254;
+
+// One `@`, a non-empty local part and domain, no whitespace or control characters (so an address can
+// never carry a mail header). Deliverability is the mailer's business, not a pattern's.
+const EMAIL_PATTERN = /^[^\s@\p{Cc}]{1,64}@[^\s@\p{Cc}]{1,253}$/u;
+const ACCOUNT_ID_PATTERN = /^[1-9][0-9]{0,18}$/;
+const MAX_INT8 = 2n ** 63n - 1n;
+
+/** Whether `value` can be an `accounts.id`: a decimal string of a positive `bigint`. */
+export function isAccountId(value: unknown): value is string {
+  return typeof value === "string" && ACCOUNT_ID_PATTERN.test(value) && BigInt(value) <= MAX_INT8;
+}
 
 /** An account as the lobby's features see it. */
 export interface Account {
@@ -76,6 +94,21 @@ function toAccount(row: AccountRow): Account {
     createdAt: row.created_at,
     lastLoginAt: row.last_login_at,
   });
+}
+
+function playerUnknown(accountId: unknown): LobbyError {
+  return new LobbyError(LobbyErrorCode.PlayerUnknown, "no such account", {
+    context: { accountId: typeof accountId === "string" ? accountId.slice(0, 32) : undefined },
+  });
+}
+
+/** Refuses a password over the 1 KiB cap (or not a string), before any hashing. */
+function assertPasswordLength(password: unknown): asserts password is string {
+  if (typeof password !== "string" || Buffer.byteLength(password, "utf8") > MAX_PASSWORD_BYTES) {
+    throw new LobbyError(LobbyErrorCode.PasswordTooLong, `password longer than ${MAX_PASSWORD_BYTES} bytes`, {
+      context: { max: MAX_PASSWORD_BYTES },
+    });
+  }
 }
 
 function badCredentials(): LobbyError {
@@ -208,4 +241,115 @@ export class AccountStore {
       .executeTakeFirst();
     return toAccount(updated ?? row);
   }
+
+  /**
+   * The account named `username` (any case or Unicode variant of it), or `undefined` when there is
+   * none.
+   * @throws LobbyError `LOBBY_INVALID_USERNAME` when `username` cannot be a name (no lookup is made).
+   */
+  async findByUsername(username: string): Promise<Account | undefined> {
+    const name = normaliseUsername(username);
+    const row = await this.#db
+      .selectFrom("accounts")
+      .selectAll()
+      .where("username_key", "=", name.key)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  /**
+   * Sets the account's password, whatever it was (recovery; an account without credentials gets
+   * them). Hashes with the store's hasher, off the event loop. Ends no session: callers that must end
+   * them (password reset, password change) revoke them after this returns.
+   * @throws LobbyError `LOBBY_PASSWORD_TOO_LONG` over 1 KiB (before hashing), `LOBBY_PLAYER_UNKNOWN`
+   * when no account has this id.
+   */
+  async setPassword(accountId: string, newPassword: string): Promise<void> {
+    assertPasswordLength(newPassword);
+    if (!isAccountId(accountId)) throw playerUnknown(accountId);
+    const passwordHash = await this.#hasher.hash(newPassword);
+    const params = this.#hasher.paramsText;
+    // Insert-from-select: no row is written (and none returned) when the account does not exist.
+    const row = await this.#db
+      .insertInto("credentials")
+      .columns(["account_id", "password_hash", "params"])
+      .expression((eb) =>
+        eb
+          .selectFrom("accounts")
+          .select([
+            "accounts.id",
+            sql<string>`${passwordHash}::text`.as("password_hash"),
+            sql<string>`${params}::text`.as("params"),
+          ])
+          .where("accounts.id", "=", accountId),
+      )
+      .onConflict((oc) =>
+        oc.column("account_id").doUpdateSet({ password_hash: passwordHash, params, updated_at: sql`now()` }),
+      )
+      .returning("account_id")
+      .executeTakeFirst();
+    if (row === undefined) throw playerUnknown(accountId);
+  }
+
+  /**
+   * Replaces the password after verifying the current one: the credential half of a password change
+   * (`RecoveryService.changePassword` also ends the account's sessions; this ends none). Of two
+   * concurrent changes from the same old password one wins; the other finds the password no longer
+   * matches and gets `LOBBY_BAD_CREDENTIALS`.
+   * @throws LobbyError `LOBBY_PASSWORD_TOO_LONG` for either password over 1 KiB (before any hashing),
+   * `LOBBY_PLAYER_UNKNOWN` when no account has this id, `LOBBY_BAD_CREDENTIALS` when `oldPassword`
+   * is wrong (or the account has no password).
+   */
+  async replacePassword(accountId: string, oldPassword: string, newPassword: string): Promise<void> {
+    assertPasswordLength(oldPassword);
+    assertPasswordLength(newPassword);
+    if (!isAccountId(accountId)) throw playerUnknown(accountId);
+    const row = await this.#db
+      .selectFrom("accounts")
+      .leftJoin("credentials", "credentials.account_id", "accounts.id")
+      .select(["accounts.id", "credentials.password_hash"])
+      .where("accounts.id", "=", accountId)
+      .executeTakeFirst();
+    if (row === undefined) throw playerUnknown(accountId);
+    const current = row.password_hash;
+    if (current === null || !(await this.#hasher.verify(current, oldPassword))) throw badCredentials();
+    const passwordHash = await this.#hasher.hash(newPassword);
+    // Only replaces the hash that was verified: a concurrent change that landed first wins.
+    const result = await this.#db
+      .updateTable("credentials")
+      .set({ password_hash: passwordHash, params: this.#hasher.paramsText, updated_at: sql`now()` })
+      .where("account_id", "=", accountId)
+      .where("password_hash", "=", current)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw badCredentials();
+  }
+
+  /**
+   * Sets (trimmed) or removes (`null`) the account's email address, used for password-reset mail.
+   * Email is optional: an account without one can still recover by its secret question.
+   * @throws LobbyError `LOBBY_INVALID_RECOVERY` (`context.field` = `email`) for an address that is
+   * empty, longer than {@link MAX_EMAIL_LENGTH} or not `local@domain` without whitespace;
+   * `LOBBY_PLAYER_UNKNOWN` when no account has this id.
+   */
+  async setEmail(accountId: string, email: string | null): Promise<void> {
+    const address = email === null ? null : normaliseEmail(email);
+    if (!isAccountId(accountId)) throw playerUnknown(accountId);
+    const row = await this.#db
+      .updateTable("accounts")
+      .set({ email: address })
+      .where("id", "=", accountId)
+      .returning("id")
+      .executeTakeFirst();
+    if (row === undefined) throw playerUnknown(accountId);
+  }
+}
+
+function normaliseEmail(raw: unknown): string {
+  const address = typeof raw === "string" ? raw.trim() : "";
+  if (address.length === 0 || address.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(address)) {
+    throw new LobbyError(LobbyErrorCode.InvalidRecovery, "invalid email address", {
+      context: { field: "email", length: typeof raw === "string" ? raw.length : undefined },
+    });
+  }
+  return address;
 }

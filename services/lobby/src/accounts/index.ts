@@ -1,4 +1,11 @@
-export { type Account, AccountStore, type LoginOptions, type LoginResult } from "./account-store.js";
+export {
+  type Account,
+  AccountStore,
+  isAccountId,
+  type LoginOptions,
+  type LoginResult,
+  MAX_EMAIL_LENGTH,
+} from "./account-store.js";
 export {
   MAX_USERNAME_LENGTH,
   MIN_USERNAME_LENGTH,

@@ -41,6 +41,10 @@ export const MAX_BAN_ISSUER_LENGTH = 200;
 export const MIN_EXPIRY_INTERVAL_MS = 10;
 /** `lifted_by` of a ban lifted by {@link BanService.expireDue}. */
 export const EXPIRY_ISSUER = "expiry";
+/** Default page size of {@link BanService.list}. */
+export const DEFAULT_BAN_LIST_LIMIT = 50;
+/** Largest page size of {@link BanService.list}. */
+export const MAX_BAN_LIST_LIMIT = 200;
 
 /** Options of {@link BanService}. */
 export interface BanServiceOptions {
@@ -100,6 +104,28 @@ export interface AccountBan {
   readonly reason: string;
   /** Null for a permanent ban. */
   readonly expiresAt: Date | null;
+}
+
+/** Filters (combined with AND) and paging of {@link BanService.list}. */
+export interface BanListQuery {
+  /** `true` (default): only live bans (not lifted, not expired on the injected clock). `false`: every ban. */
+  readonly live?: boolean;
+  readonly kind?: BanKind;
+  /** Only bans of this account (decimal string). */
+  readonly accountId?: string;
+  /** Only address bans of exactly this target (normalised as a ban's target is: `10.0.0.1` = `10.0.0.1/32`). */
+  readonly target?: string;
+  /** Page size, 1–{@link MAX_BAN_LIST_LIMIT}. Default {@link DEFAULT_BAN_LIST_LIMIT}. */
+  readonly limit?: number;
+  /** `nextCursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+/** A page of bans, newest (highest id) first. */
+export interface BanPage {
+  readonly bans: readonly Ban[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
 }
 
 /** What {@link BanService.rebuildMirror} wrote. */
@@ -398,6 +424,60 @@ export class BanService {
       : Object.freeze({ banId: row.id, reason: row.reason, expiresAt: row.expires_at });
   }
 
+  /** The ban with this id, lifted or not; `undefined` when there is none (or the id is malformed). */
+  async get(banId: string): Promise<Ban | undefined> {
+    if (!isBigintId(banId)) return undefined;
+    const row = await this.#db.selectFrom("bans").selectAll().where("id", "=", banId).executeTakeFirst();
+    return row === undefined ? undefined : toBan(row);
+  }
+
+  /**
+   * A page of bans from Postgres, newest first (by id; the cursor is the last id of the page, so bans
+   * made while paging never shift a page). Read-only.
+   * @throws LobbyError `LOBBY_INVALID_BAN` with `context.field` (`live`, `kind`, `accountId`, `target`,
+   * `limit`, `cursor`) for a bad filter.
+   */
+  async list(query: BanListQuery = {}): Promise<BanPage> {
+    const limit = query.limit ?? DEFAULT_BAN_LIST_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_BAN_LIST_LIMIT) {
+      throw invalidBan("limit", `limit must be an integer from 1 to ${MAX_BAN_LIST_LIMIT}`);
+    }
+    if (query.live !== undefined && typeof query.live !== "boolean") {
+      throw invalidBan("live", "live must be a boolean");
+    }
+    if (query.kind !== undefined && !(Object.values(BanKind) as unknown[]).includes(query.kind)) {
+      throw invalidBan("kind", `kind must be one of ${Object.values(BanKind).join(", ")}`);
+    }
+    if (query.accountId !== undefined && !isBigintId(query.accountId)) {
+      throw invalidBan("accountId", "accountId must be a decimal account id");
+    }
+    if (query.cursor !== undefined && !isBigintId(query.cursor)) {
+      throw invalidBan("cursor", "cursor must be a nextCursor of a previous page");
+    }
+    let target: string | undefined;
+    if (query.target !== undefined) {
+      const address = typeof query.target === "string" ? parseBanAddress(query.target.trim()) : undefined;
+      if (address === undefined) throw invalidBan("target", "target must be an IP address or CIDR range");
+      target = address.text;
+    }
+    let select = query.live === false ? this.#db.selectFrom("bans") : this.#liveBans(this.#db);
+    if (query.kind !== undefined) select = select.where("kind", "=", query.kind);
+    if (query.accountId !== undefined) select = select.where("account_id", "=", query.accountId);
+    // `cidr` equality on the canonical value: Postgres compares the parsed networks, not the text.
+    if (target !== undefined) select = select.where(sql<boolean>`${sql.ref("cidr")} = ${target}::cidr`);
+    if (query.cursor !== undefined)
+      select = select.where(sql<boolean>`${sql.ref("id")} < ${query.cursor}::int8`);
+    const rows = await select
+      .selectAll()
+      .orderBy(sql`id desc`)
+      .limit(limit + 1)
+      .execute();
+    const bans = rows.slice(0, limit).map(toBan);
+    const last = bans[bans.length - 1];
+    const nextCursor = rows.length > limit && last !== undefined ? last.id : null;
+    return Object.freeze({ bans: Object.freeze(bans), nextCursor });
+  }
+
   #validate(request: BanRequest): {
     kind: BanKind;
     account_id: string | null;
@@ -523,6 +603,13 @@ export class BanService {
     const key = `${target.kind === BanKind.Account ? "account" : "addr"}:${target.entry}`;
     await sql`select pg_advisory_xact_lock(${TARGET_LOCK_NAMESPACE}, hashtext(${key}))`.execute(trx);
   }
+}
+
+const MAX_INT8 = 2n ** 63n - 1n;
+
+/** Whether `value` is a positive `bigint` id Postgres can hold, in decimal. */
+function isBigintId(value: unknown): value is string {
+  return typeof value === "string" && ACCOUNT_ID.test(value) && BigInt(value) <= MAX_INT8;
 }
 
 function notFound(banId: unknown): LobbyError {

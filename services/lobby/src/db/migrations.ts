@@ -268,12 +268,36 @@ const serverRegistry: Migration = {
   },
 };
 
+/**
+ * 0005: the leaderboard index gains `account_id`, the tie-break of `StatsService.leaderboard`, so a
+ * page is read straight off the index in its final order (no incremental sort of tied values).
+ */
+const leaderboardTies: Migration = {
+  async up(db) {
+    await db.schema
+      .createIndex("player_stats_leaderboard_ties")
+      .on("player_stats")
+      .columns(["stat", "value desc", "account_id"])
+      .execute();
+    await db.schema.dropIndex("player_stats_leaderboard").execute();
+  },
+  async down(db) {
+    await db.schema
+      .createIndex("player_stats_leaderboard")
+      .on("player_stats")
+      .columns(["stat", "value desc"])
+      .execute();
+    await db.schema.dropIndex("player_stats_leaderboard_ties").execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   "0001_initial": initial,
   "0002_refresh_token_successor": refreshTokenSuccessor,
   "0003_ban_lifecycle": banLifecycle,
   "0004_server_registry": serverRegistry,
+  "0005_leaderboard_ties": leaderboardTies,
 });
 
 /** Serves {@link MIGRATIONS} to kysely's {@link Migrator} (no files are read). */

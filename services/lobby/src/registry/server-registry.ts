@@ -247,6 +247,27 @@ export class ServerRegistry {
   }
 
   /**
+   * Who holds this credential: the server's id, for requests that act as a server (stats reports).
+   * `LOBBY_SERVER_UNKNOWN` for a credential the lobby did not issue, `LOBBY_SERVER_REVOKED` for a
+   * revoked one. One indexed read; no advertisement needed.
+   */
+  async authenticate(credential: string): Promise<string> {
+    const hash = this.#credentialHash(credential);
+    const row = await this.#db
+      .selectFrom("servers")
+      .select(["id", "revoked_at"])
+      .where("credential_hash", "=", hash)
+      .executeTakeFirst();
+    if (row === undefined) throw unknownServer();
+    if (row.revoked_at !== null) {
+      throw new LobbyError(LobbyErrorCode.ServerRevoked, "this server's credential was revoked", {
+        context: { serverId: row.id },
+      });
+    }
+    return row.id;
+  }
+
+  /**
    * Operator: revokes a server's credential for good; it leaves the list at once. Revoking a revoked
    * server changes nothing and returns the first revocation. `LOBBY_SERVER_UNKNOWN` for an unknown id,
    * `LOBBY_INVALID_SERVER` (`reason`: 1–500 characters) otherwise.

@@ -86,6 +86,8 @@ export interface SessionTokens {
   readonly refreshExpiresAt: Date;
   /** The chain (one per login), a uuid: the `chainId` of {@link AccessIdentity} and of the notice. */
   readonly sessionId: string;
+  /** Whose session it is (`accounts.id`). */
+  readonly accountId: string;
 }
 
 /** Who a valid access token belongs to. */
@@ -240,7 +242,29 @@ export class SessionService {
       })
       .execute();
     const access = await this.#storeAccess(accountId, chainId, now);
-    return Object.freeze({ ...access, refreshToken, refreshExpiresAt, sessionId: chainId });
+    return Object.freeze({ ...access, refreshToken, refreshExpiresAt, sessionId: chainId, accountId });
+  }
+
+  /**
+   * Who a live session belongs to, by its id: for a trusted caller (a gateway acting for the player
+   * logged in on its connection) whose access token may have expired. Reads Postgres (one indexed
+   * row: the chain's newest refresh token).
+   * @throws LobbyError `LOBBY_TOKEN_INVALID` (not a session id; unknown; expired) or
+   * `LOBBY_TOKEN_REVOKED` (the session was revoked).
+   */
+  async liveSession(sessionId: string): Promise<AccessIdentity> {
+    if (typeof sessionId !== "string" || !UUID.test(sessionId)) throw invalid();
+    const row = await this.#db
+      .selectFrom("refresh_tokens")
+      .select(["account_id", "expires_at", "revoked_at"])
+      .where("chain_id", "=", sessionId)
+      .orderBy("created_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (row === undefined) throw invalid();
+    if (row.revoked_at !== null) throw revoked();
+    if (row.expires_at.getTime() <= this.#options.now()) throw invalid();
+    return Object.freeze({ accountId: row.account_id, chainId: sessionId });
   }
 
   /**
@@ -316,6 +340,7 @@ export class SessionService {
           refreshToken: next,
           refreshExpiresAt,
           sessionId: row.chain_id,
+          accountId: row.account_id,
         },
       };
     });

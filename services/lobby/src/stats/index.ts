@@ -1,0 +1,15 @@
+export {
+  DEFAULT_LEADERBOARD_LIMIT,
+  type LeaderboardQuery,
+  type LeaderboardRow,
+  MAX_ENTRIES_PER_REPORT,
+  MAX_LEADERBOARD_LIMIT,
+  MAX_LEADERBOARD_OFFSET,
+  MAX_STAT_VALUE,
+  MAX_STATS_PER_ENTRY,
+  STAT_NAME_PATTERN,
+  type StatReportEntry,
+  type StatReportResult,
+  StatsService,
+  WellKnownStat,
+} from "./stats-service.js";
