@@ -20,12 +20,21 @@ export interface Figure {
   /** value / baseline, rounded by {@link roundRatio}; null when the baseline is 0. */
   readonly ratio: number | null;
   /**
-   * The ratio the figure should reach (higher is better). A miss is shown as `below target` in the
-   * table; it never fails the run.
+   * The ratio the figure should reach: at least it, or at most it when {@link Figure.better} is
+   * `"lower"`. A miss is shown as `below target` (`above target`) in the table; it never fails the run.
    */
   readonly target?: number;
+  /**
+   * Which way is better for the ratio. Absent means `"higher"` (throughputs); latency figures set
+   * `"lower"`, and it is printed in their BENCH line.
+   */
+  readonly better?: Better;
   readonly [extra: string]: unknown;
 }
+
+/** Which way a figure's ratio is better: a throughput against its baseline, or a latency against its. */
+export const Better = { Higher: "higher", Lower: "lower" } as const;
+export type Better = (typeof Better)[keyof typeof Better];
 
 /** What every benchmark gets from the harness. */
 export interface BenchContext {
@@ -67,6 +76,18 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] as number) + upper) / 2;
 }
 
+/**
+ * The `q`-quantile (0 < q ≤ 1) of a non-empty list by the nearest-rank method: the smallest value
+ * with at least `q` of the list at or below it (`percentile(xs, 0.99)` is the p99). Does not
+ * reorder its input.
+ */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) throw new RangeError("percentile of an empty list");
+  if (!(q > 0 && q <= 1)) throw new RangeError(`percentile: q must be in (0, 1], got ${q}`);
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.ceil(q * sorted.length) - 1] as number;
+}
+
 /** value / baseline to three decimals; null when the baseline is 0 or not finite. */
 export function roundRatio(value: number, baseline: number): number | null {
   if (baseline === 0 || !Number.isFinite(baseline) || !Number.isFinite(value)) return null;
@@ -87,6 +108,7 @@ export function makeFigure(fields: {
   unit: string;
   baseline: number;
   target?: number;
+  better?: Better;
   [extra: string]: unknown;
 }): Figure {
   const { name, value, unit, baseline, ...extra } = fields;
@@ -95,9 +117,13 @@ export function makeFigure(fields: {
   return { name, value: v, unit, baseline: b, ratio: roundRatio(v, b), ...extra };
 }
 
-/** Whether a figure missed its target (false when it has none or no ratio). */
-export function belowTarget(figure: Figure): boolean {
-  return figure.target !== undefined && figure.ratio !== null && figure.ratio < figure.target;
+/**
+ * Whether a figure missed its target (false when it has none or no ratio): its ratio is below the
+ * target, or above it for a lower-is-better figure.
+ */
+export function missesTarget(figure: Figure): boolean {
+  if (figure.target === undefined || figure.ratio === null) return false;
+  return figure.better === Better.Lower ? figure.ratio > figure.target : figure.ratio < figure.target;
 }
 
 /**
@@ -118,8 +144,14 @@ export function formatTable(figures: readonly Figure[]): string {
     f.unit,
     formatNumber(f.baseline),
     f.ratio === null ? "-" : f.ratio.toFixed(3),
-    f.target === undefined ? "-" : `≥ ${f.target}`,
-    f.target === undefined || f.ratio === null ? "" : belowTarget(f) ? "below target" : "ok",
+    f.target === undefined ? "-" : `${f.better === Better.Lower ? "≤" : "≥"} ${f.target}`,
+    f.target === undefined || f.ratio === null
+      ? ""
+      : missesTarget(f)
+        ? f.better === Better.Lower
+          ? "above target"
+          : "below target"
+        : "ok",
   ]);
   const all = [header, ...rows];
   const numeric = new Set([1, 3, 4]);

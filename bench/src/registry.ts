@@ -5,6 +5,14 @@
  * @module
  */
 import type { Benchmark } from "./harness.js";
+import { lobbyLocateBenchmark } from "./lobby/locate-benchmark.js";
+import { lobbyLoginBenchmark } from "./lobby/login-benchmark.js";
 import { tcpEchoBenchmark, tcpEchoShallowBenchmark, wsEchoBenchmark } from "./netengine/echo-benchmarks.js";
 
-export const benchmarks: readonly Benchmark[] = [tcpEchoBenchmark, tcpEchoShallowBenchmark, wsEchoBenchmark];
+export const benchmarks: readonly Benchmark[] = [
+  tcpEchoBenchmark,
+  tcpEchoShallowBenchmark,
+  wsEchoBenchmark,
+  lobbyLoginBenchmark,
+  lobbyLocateBenchmark,
+];

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import {
-  belowTarget,
+  Better,
   DEFAULT_DURATION_MS,
   DEFAULT_RUNS,
   type Figure,
@@ -11,7 +11,9 @@ import {
   makeFigure,
   matchesFilter,
   median,
+  missesTarget,
   parseCliArgs,
+  percentile,
   roundRatio,
   roundValue,
   UsageError,
@@ -54,6 +56,26 @@ describe("harness - median", () => {
   });
 });
 
+describe("harness - percentile", () => {
+  it("percentile - nearest rank: the smallest value with at least q of the list at or below it", () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100 … 1, unsorted
+    assert.equal(percentile(values, 0.99), 99);
+    assert.equal(percentile(values, 0.5), 50);
+    assert.equal(percentile(values, 1), 100);
+    assert.equal(percentile([7], 0.99), 7);
+    assert.equal(percentile([1, 2, 3], 0.99), 3);
+  });
+
+  it("percentile - does not reorder its input; bad input is a RangeError", () => {
+    const values = [3, 1, 2];
+    percentile(values, 0.5);
+    assert.deepEqual(values, [3, 1, 2]);
+    assert.throws(() => percentile([], 0.5), RangeError);
+    assert.throws(() => percentile([1], 0), RangeError);
+    assert.throws(() => percentile([1], 1.5), RangeError);
+  });
+});
+
 describe("harness - rounding", () => {
   it("rounding - ratio to three decimals, null without a baseline", () => {
     assert.equal(roundRatio(1_800_000, 2_000_000), 0.9);
@@ -86,9 +108,27 @@ describe("harness - rounding", () => {
       ratio: 0.8,
       target: 0.8,
     });
-    assert.equal(belowTarget(figure), false);
-    assert.equal(belowTarget({ ...figure, ratio: 0.799 }), true);
-    assert.equal(belowTarget({ ...figure, target: undefined }), false);
+    assert.equal(missesTarget(figure), false);
+    assert.equal(missesTarget({ ...figure, ratio: 0.799 }), true);
+    assert.equal(missesTarget({ ...figure, target: undefined }), false);
+  });
+
+  it("target - a lower-is-better figure misses when its ratio is above the target", () => {
+    const figure = makeFigure({
+      name: "lobby.locate-p99",
+      value: 700,
+      unit: "µs",
+      baseline: 500,
+      target: 1.5,
+      better: Better.Lower,
+    });
+    assert.equal(figure.ratio, 1.4);
+    assert.equal(figure.better, "lower");
+    assert.equal(missesTarget(figure), false);
+    assert.equal(missesTarget({ ...figure, ratio: 1.5 }), false);
+    assert.equal(missesTarget({ ...figure, ratio: 1.501 }), true);
+    assert.equal(missesTarget({ ...figure, ratio: 0.5 }), false);
+    assert.equal(missesTarget({ ...figure, better: Better.Higher, ratio: 1.4 }), true);
   });
 });
 
@@ -135,6 +175,31 @@ describe("harness - table", () => {
     assert.match(lines[1] ?? "", /^a\.one\s+900\s+op\/s\s+1,000\s+0\.900\s+≥ 0\.8\s+ok$/);
     assert.match(lines[2] ?? "", /below target$/);
     assert.match(lines[3] ?? "", /1\.250\s+-$/);
+  });
+
+  it("table - a lower-is-better figure shows ≤ its target and misses as above target", () => {
+    const lower = { unit: "µs", baseline: 500, target: 1.5, better: Better.Lower };
+    const lines = formatTable([
+      makeFigure({ name: "b.ok", value: 700, ...lower }),
+      makeFigure({ name: "b.slow", value: 800, ...lower }),
+    ]).split("\n");
+    assert.match(lines[1] ?? "", /^b\.ok\s+700\s+µs\s+500\s+1\.400\s+≤ 1\.5\s+ok$/);
+    assert.match(lines[2] ?? "", /1\.600\s+≤ 1\.5\s+above target$/);
+  });
+
+  it("BENCH line - a lower-is-better figure carries better: lower after the fixed keys", () => {
+    const figure = makeFigure({
+      name: "b",
+      value: 700,
+      unit: "µs",
+      baseline: 500,
+      target: 1.5,
+      better: Better.Lower,
+    });
+    assert.equal(
+      formatBenchLine(figure),
+      'BENCH {"name":"b","value":700,"unit":"µs","baseline":500,"ratio":1.4,"target":1.5,"better":"lower"}',
+    );
   });
 });
 
