@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { ProtocolError, ProtocolErrorCode } from "./errors.js";
 import { defineMessage, type MessageOf, MessageRegistry, type RegistryMessage } from "./message-registry.js";
+import { Input, Update } from "./world-messages.js";
 
 /*
  * The client⇄gateway messages: the handshake, login and resume, errors, heartbeat and goodbye.
@@ -145,7 +146,17 @@ export const LoginOk = defineMessage(
 export type LoginOk = MessageOf<typeof LoginOk>;
 
 /** Gateway → client: the session continues; the previous refresh token is spent. */
-export const ResumeOk = defineMessage("resume_ok", Type.Object(SessionGrant));
+export const ResumeOk = defineMessage(
+  "resume_ok",
+  Type.Object({
+    ...SessionGrant,
+    /**
+     * The last input sequence the player's zone server applied: the client re-sends its inputs after
+     * it (the server drops any it already applied). Absent when the world could not say.
+     */
+    ack: Type.Optional(Type.Integer({ minimum: 0, maximum: UINT32_MAX })),
+  }),
+);
 export type ResumeOk = MessageOf<typeof ResumeOk>;
 
 /** Client → gateway: end the session everywhere; the gateway answers `bye` and closes. */
@@ -153,7 +164,7 @@ export const Logout = defineMessage("logout", Type.Object({ ref: Uint32 }));
 export type Logout = MessageOf<typeof Logout>;
 
 /** The messages a gateway accepts from a client. */
-export const ClientMessages = new MessageRegistry([Hello, Login, Resume, Logout, Ping, Pong, Bye]);
+export const ClientMessages = new MessageRegistry([Hello, Login, Resume, Logout, Input, Ping, Pong, Bye]);
 /** A message a client sends to a gateway. */
 export type ClientMessage = RegistryMessage<typeof ClientMessages>;
 
@@ -162,6 +173,7 @@ export const ServerMessages = new MessageRegistry([
   HelloOk,
   LoginOk,
   ResumeOk,
+  Update,
   ErrorMessage,
   Ping,
   Pong,

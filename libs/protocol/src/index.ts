@@ -120,3 +120,34 @@ export {
   presenceKey,
   presenceWriteCommands,
 } from "./presence.js";
+
+// The gateway ⇄ world contract over NATS, and the client's input and update messages.
+
+export {
+  DetachReason,
+  GATEWAY_ROUTES_CHANNEL,
+  GATEWAY_UPDATES_CHANNEL,
+  GatewayInbox,
+  GatewayUpdates,
+  gatewayInboxCodec,
+  Input,
+  PlayerAttach,
+  PlayerAttached,
+  PlayerDetach,
+  RouteSwitch,
+  Update,
+  WORLD_MAX_MESSAGE_BYTES,
+  WORLD_QUEUE_GROUP,
+  WORLD_SERVICE,
+  WorldError,
+  WorldReplies,
+  WorldRequests,
+  worldReplyCodec,
+  worldRequestCodec,
+  worldSubject,
+  ZONE_DETACH_CHANNEL,
+  ZONE_INPUTS_CHANNEL,
+  ZoneInbox,
+  ZoneInputs,
+  zoneInboxCodec,
+} from "./world-messages.js";

@@ -28,6 +28,16 @@ export interface Subjects {
   service(name: string, verb: string): string;
   /** An event subject: `<prefix>.evt.<topic>`; `topic` is one or more tokens joined by `.`. */
   event(topic: string): string;
+  /**
+   * A zone server's inbox: `<prefix>.zone.<serverId>.<channel>` (e.g. `meridian.zone.z7.inputs`):
+   * what gateways publish to the server that owns their players.
+   */
+  zone(serverId: string, channel: string): string;
+  /**
+   * A gateway's inbox: `<prefix>.gw.<gatewayId>.<channel>` (e.g. `meridian.gw.gw-1.updates`): what
+   * zone servers publish to the gateway that holds their players' connections.
+   */
+  gateway(gatewayId: string, channel: string): string;
   /** A wildcard matching every subject under the prefix: `<prefix>.>` (monitoring, test cleanup). */
   all(): string;
 }
@@ -49,6 +59,16 @@ export function createSubjects(options: SubjectsOptions = {}): Subjects {
     event(topic: string): string {
       assertTokens(topic, "event topic");
       return `${prefix}.evt.${topic}`;
+    },
+    zone(serverId: string, channel: string): string {
+      assertToken(serverId, "zone server id");
+      assertToken(channel, "zone channel");
+      return `${prefix}.zone.${serverId}.${channel}`;
+    },
+    gateway(gatewayId: string, channel: string): string {
+      assertToken(gatewayId, "gateway id");
+      assertToken(channel, "gateway channel");
+      return `${prefix}.gw.${gatewayId}.${channel}`;
     },
     all(): string {
       return `${prefix}.>`;

@@ -87,15 +87,25 @@ describe("registry - definitions", () => {
 });
 
 describe("registry - gateway messages", () => {
-  it("the client sends hello, login, resume, logout, ping, pong and bye", () => {
-    assert.deepEqual(ClientMessages.types, ["hello", "login", "resume", "logout", "ping", "pong", "bye"]);
+  it("the client sends hello, login, resume, logout, input, ping, pong and bye", () => {
+    assert.deepEqual(ClientMessages.types, [
+      "hello",
+      "login",
+      "resume",
+      "logout",
+      "input",
+      "ping",
+      "pong",
+      "bye",
+    ]);
   });
 
-  it("the server sends hello_ok, login_ok, resume_ok, error, ping, pong and bye", () => {
+  it("the server sends hello_ok, login_ok, resume_ok, update, error, ping, pong and bye", () => {
     assert.deepEqual(ServerMessages.types, [
       "hello_ok",
       "login_ok",
       "resume_ok",
+      "update",
       "error",
       "ping",
       "pong",

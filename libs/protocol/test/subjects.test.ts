@@ -12,6 +12,8 @@ describe("subjects - building", () => {
     assert.equal(subjects.prefix, DEFAULT_SUBJECT_PREFIX);
     assert.equal(subjects.service("lobby", "login"), "meridian.svc.lobby.login");
     assert.equal(subjects.event("player.moved"), "meridian.evt.player.moved");
+    assert.equal(subjects.zone("z7", "inputs"), "meridian.zone.z7.inputs");
+    assert.equal(subjects.gateway("gw-1", "updates"), "meridian.gw.gw-1.updates");
     assert.equal(subjects.all(), "meridian.>");
   });
 
@@ -47,6 +49,16 @@ describe("subjects - validation", () => {
     for (const token of ["", "a.b", "*", ">", "a b", "lobby\n"]) {
       assert.throws(() => subjects.service(token, "login"), invalidSubject, JSON.stringify(token));
       assert.throws(() => subjects.service("lobby", token), invalidSubject, JSON.stringify(token));
+    }
+  });
+
+  it("refuses a bad zone server id, gateway id or channel with PROTO_INVALID_SUBJECT", () => {
+    const subjects = createSubjects();
+    for (const token of ["", "a.b", "*", ">", "a b"]) {
+      assert.throws(() => subjects.zone(token, "inputs"), invalidSubject, JSON.stringify(token));
+      assert.throws(() => subjects.zone("z1", token), invalidSubject, JSON.stringify(token));
+      assert.throws(() => subjects.gateway(token, "updates"), invalidSubject, JSON.stringify(token));
+      assert.throws(() => subjects.gateway("gw", token), invalidSubject, JSON.stringify(token));
     }
   });
 

@@ -1,0 +1,232 @@
+import { Type } from "@sinclair/typebox";
+import { createCodec, type MessageCodec } from "./message-codec.js";
+import { defineMessage, type MessageOf, MessageRegistry } from "./message-registry.js";
+import type { Subjects } from "./subjects.js";
+
+/*
+ * The contract between gateways and the world (zone servers, and the authority that places players),
+ * over NATS. The gateway holds the player's connection for the whole session; zone servers come and
+ * go behind it. docs/protocol.md ("Gateway and world over NATS") is the normative description.
+ *
+ *   gateway ── svc.world.attach (request) ──────────────► world: which server owns this player?
+ *   gateway ── zone.<server>.inputs  (zone_inputs) ─────► the owning zone server
+ *   gateway ── zone.<server>.detach  (player_detach) ───► the owning zone server
+ *   zone    ── gw.<gateway>.updates  (gateway_updates) ─► the gateway holding the players
+ *   zone    ── gw.<gateway>.routes   (route_switch) ────► the gateway, after a handoff
+ *
+ * Inputs carry a per-player sequence number (1, 2, 3…, across reconnects). The gateway keeps the
+ * inputs a zone has not acknowledged (each update carries `ack`, the last applied sequence) and
+ * re-sends them to the new owner after a route switch; zone servers apply each sequence once. So an
+ * input is never lost and never applied twice, whichever way a switch and an input race.
+ */
+
+/** Service name of world requests: `<prefix>.svc.world.<verb>`. */
+export const WORLD_SERVICE = "world";
+/** The queue group of `svc.world.*` responders (authority instances, or zone servers in tests). */
+export const WORLD_QUEUE_GROUP = "world";
+/** Channel of a zone server's inbox for inputs: `<prefix>.zone.<server>.inputs`. */
+export const ZONE_INPUTS_CHANNEL = "inputs";
+/** Channel of a zone server's inbox for detaches: `<prefix>.zone.<server>.detach`. */
+export const ZONE_DETACH_CHANNEL = "detach";
+/** Channel of a gateway's inbox for updates: `<prefix>.gw.<gateway>.updates`. */
+export const GATEWAY_UPDATES_CHANNEL = "updates";
+/** Channel of a gateway's inbox for route switches: `<prefix>.gw.<gateway>.routes`. */
+export const GATEWAY_ROUTES_CHANNEL = "routes";
+/** Largest world message on NATS, bytes: half of NATS's default `max_payload`. */
+export const WORLD_MAX_MESSAGE_BYTES = 512 * 1024;
+
+const UINT32_MAX = 0xffff_ffff;
+const INT53 = Number.MAX_SAFE_INTEGER;
+const Id = Type.String({ pattern: "^[1-9][0-9]{0,18}$" });
+/** A server, zone or gateway id: one NATS subject token. */
+const Token = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
+/** A per-player input sequence number: 1 to 2^32 − 1 (0 means "none yet" in `ack`). */
+const Seq = Type.Integer({ minimum: 1, maximum: UINT32_MAX });
+const Ack = Type.Integer({ minimum: 0, maximum: UINT32_MAX });
+/** An ownership epoch (fencing token): only a route with a higher epoch replaces the current one. */
+const Epoch = Type.Integer({ minimum: 0, maximum: INT53 });
+/** Game-defined content: any MessagePack value; the game module validates it. */
+const GameData = Type.Unknown();
+
+// ---- client ⇄ gateway ----
+
+/**
+ * Client → gateway, once logged in: one player input. `seq` is the player's input sequence: 1 for
+ * the first input of the session, then one more per input, continuing across resumes. `data` is the
+ * game's (an intent such as "move north"; the zone server validates and applies it).
+ */
+export const Input = defineMessage("input", Type.Object({ seq: Seq, data: GameData }));
+export type Input = MessageOf<typeof Input>;
+
+/**
+ * Gateway → client: the world as the player's zone server sees it this tick. `ack` is the last input
+ * sequence the server applied (inputs after it may still be in flight); `data` is the game's delta.
+ */
+export const Update = defineMessage(
+  "update",
+  Type.Object({
+    /** The zone server's tick number. */
+    tick: Type.Integer({ minimum: 0, maximum: INT53 }),
+    ack: Ack,
+    data: GameData,
+  }),
+);
+export type Update = MessageOf<typeof Update>;
+
+// ---- gateway ⇄ world over NATS ----
+
+/**
+ * Gateway → world (`svc.world.attach`, request): place a player who just logged in or resumed.
+ * Answered `player_attached` by the authority (which knows who owns the player's cell), or
+ * `world_error`.
+ */
+export const PlayerAttach = defineMessage(
+  "player_attach",
+  Type.Object({
+    accountId: Id,
+    sessionId: Type.String({ minLength: 36, maxLength: 36 }),
+    username: Type.String({ maxLength: 64 }),
+    /** The gateway holding the connection: where updates go (`gw.<gateway>.updates`). */
+    gateway: Token,
+    /** True when the session continues (resume), false after a fresh login. */
+    resumed: Type.Boolean(),
+  }),
+);
+export type PlayerAttach = MessageOf<typeof PlayerAttach>;
+
+/** World → gateway: the player's route. */
+export const PlayerAttached = defineMessage(
+  "player_attached",
+  Type.Object({
+    accountId: Id,
+    /** The zone server that owns the player: inputs go to `zone.<server>.inputs`. */
+    server: Token,
+    /** The zone (cell group) the player is in, for presence. */
+    zone: Token,
+    epoch: Epoch,
+    /** The last input sequence the owner applied for this session (0: none). */
+    ack: Ack,
+    /** The world's name, for presence. */
+    world: Token,
+  }),
+);
+export type PlayerAttached = MessageOf<typeof PlayerAttached>;
+
+/** World → gateway: a world request failed (`WORLD_*` codes, see docs/protocol.md). */
+export const WorldError = defineMessage(
+  "world_error",
+  Type.Object({
+    code: Type.String({ minLength: 1, maxLength: 64 }),
+    message: Type.String({ maxLength: 1024 }),
+  }),
+);
+export type WorldError = MessageOf<typeof WorldError>;
+
+/** One input as a gateway forwards it. */
+const ForwardedInput = Type.Object({ accountId: Id, seq: Seq, data: GameData });
+
+/**
+ * Gateway → zone server (`zone.<server>.inputs`, publish): the inputs of the gateway's players
+ * owned by that server, batched per event-loop turn, in arrival order per player. Re-sent inputs
+ * (after a route switch) are ordinary entries; the server drops any `seq` it already applied.
+ */
+export const ZoneInputs = defineMessage(
+  "zone_inputs",
+  Type.Object({
+    gateway: Token,
+    inputs: Type.Array(ForwardedInput, { minItems: 1, maxItems: 10_000 }),
+  }),
+);
+export type ZoneInputs = MessageOf<typeof ZoneInputs>;
+
+/** Why a gateway lets go of a player. */
+export const DetachReason = {
+  /** The player logged out. */
+  Logout: "logout",
+  /** The connection dropped and the resume grace period ran out. */
+  GraceExpired: "grace_expired",
+  /** The session was revoked or banned. */
+  Kicked: "kicked",
+} as const;
+export type DetachReason = (typeof DetachReason)[keyof typeof DetachReason];
+
+/**
+ * Gateway → zone server (`zone.<server>.detach`, publish): the player's session ended; the server
+ * removes the player's entity (after checkpointing it). A server also drops a player whose gateway
+ * has not re-attached it within the grace period (the gateway may have died).
+ */
+export const PlayerDetach = defineMessage(
+  "player_detach",
+  Type.Object({
+    accountId: Id,
+    sessionId: Type.String({ minLength: 36, maxLength: 36 }),
+    gateway: Token,
+    reason: Type.Union([
+      Type.Literal(DetachReason.Logout),
+      Type.Literal(DetachReason.GraceExpired),
+      Type.Literal(DetachReason.Kicked),
+    ]),
+  }),
+);
+export type PlayerDetach = MessageOf<typeof PlayerDetach>;
+
+/**
+ * Zone server → gateway (`gw.<gateway>.updates`, publish): one tick's updates for the gateway's
+ * players the server owns, batched: one message per gateway per tick, whatever the player count.
+ */
+export const GatewayUpdates = defineMessage(
+  "gateway_updates",
+  Type.Object({
+    server: Token,
+    /** The owner's epoch per player is checked by the gateway: updates from a stale owner are dropped. */
+    epoch: Type.Optional(Epoch),
+    tick: Type.Integer({ minimum: 0, maximum: INT53 }),
+    updates: Type.Array(Type.Object({ accountId: Id, ack: Ack, data: GameData }), { maxItems: 10_000 }),
+  }),
+);
+export type GatewayUpdates = MessageOf<typeof GatewayUpdates>;
+
+/**
+ * Zone server or authority → gateway (`gw.<gateway>.routes`, publish): the player is now owned by
+ * `server` (a handoff, or a reassignment after a crash). The gateway applies it only when `epoch` is
+ * above the route's current epoch, then re-sends the inputs the old owner had not acknowledged.
+ */
+export const RouteSwitch = defineMessage(
+  "route_switch",
+  Type.Object({ accountId: Id, server: Token, zone: Token, epoch: Epoch }),
+);
+export type RouteSwitch = MessageOf<typeof RouteSwitch>;
+
+/** What a gateway accepts on its inboxes (`gw.<gateway>.updates` and `.routes`). */
+export const GatewayInbox = new MessageRegistry([GatewayUpdates, RouteSwitch]);
+/** What a zone server accepts on its inboxes (`zone.<server>.inputs` and `.detach`). */
+export const ZoneInbox = new MessageRegistry([ZoneInputs, PlayerDetach]);
+/** What a `svc.world.attach` responder accepts. */
+export const WorldRequests = new MessageRegistry([PlayerAttach]);
+/** What a `svc.world.attach` caller accepts as the answer. */
+export const WorldReplies = new MessageRegistry([PlayerAttached, WorldError]);
+
+/** Codec of a gateway's inboxes. */
+export function gatewayInboxCodec(): MessageCodec<typeof GatewayUpdates | typeof RouteSwitch> {
+  return createCodec({ registry: GatewayInbox, maxMessageBytes: WORLD_MAX_MESSAGE_BYTES });
+}
+
+/** Codec of a zone server's inboxes. */
+export function zoneInboxCodec(): MessageCodec<typeof ZoneInputs | typeof PlayerDetach> {
+  return createCodec({ registry: ZoneInbox, maxMessageBytes: WORLD_MAX_MESSAGE_BYTES });
+}
+
+/** Codec of `svc.world.attach` requests (the world side decodes with it). */
+export function worldRequestCodec(): MessageCodec<typeof PlayerAttach> {
+  return createCodec({ registry: WorldRequests, maxMessageBytes: WORLD_MAX_MESSAGE_BYTES });
+}
+
+/** Codec of `svc.world.attach` replies (the gateway decodes with it). */
+export function worldReplyCodec(): MessageCodec<typeof PlayerAttached | typeof WorldError> {
+  return createCodec({ registry: WorldReplies, maxMessageBytes: WORLD_MAX_MESSAGE_BYTES });
+}
+
+/** The subject of a world request: `<prefix>.svc.world.<verb>` (today only `attach`). */
+export function worldSubject(subjects: Subjects, verb: "attach"): string {
+  return subjects.service(WORLD_SERVICE, verb);
+}
