@@ -151,3 +151,21 @@ export {
   ZoneInputs,
   zoneInboxCodec,
 } from "./world-messages.js";
+
+// The lobby's events and Redis keys that gateways read.
+
+export {
+  type AccessRecord,
+  BAN_CHANGED_TOPIC,
+  type BanChangedNotice,
+  type BanKeys,
+  BanKind,
+  BanNoticeOp,
+  banKeys,
+  isRevocationReason,
+  RevocationReason,
+  SESSION_REVOKED_TOPIC,
+  type SessionKeys,
+  type SessionRevokedNotice,
+  sessionKeys,
+} from "./lobby-events.js";

@@ -4,6 +4,7 @@
  * (they may exceed 2^53), `timestamptz` as `Date`, `jsonb` as parsed JSON, `text[]` as `string[]`,
  * `cidr` as its text form. The migrations in `migrations.ts` create exactly these.
  */
+import type { BanKind } from "@meridian/protocol";
 import type { ColumnType, Insertable, Selectable } from "kysely";
 
 /** A `bigint` column: read as a decimal string, written as a string, number or bigint. */
@@ -15,9 +16,8 @@ export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 /** A `timestamptz not null default now()` column. */
 export type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 
-/** Ban kinds: a whole account, one IP address, or a CIDR range. */
-export const BanKind = { Account: "account", Ip: "ip", Cidr: "cidr" } as const;
-export type BanKind = (typeof BanKind)[keyof typeof BanKind];
+/** Ban kinds (a whole account, one IP address, or a CIDR range): part of the gateway contract. */
+export { BanKind } from "@meridian/protocol";
 
 /** `accounts`: one row per player account. */
 export interface AccountsTable {
