@@ -5,7 +5,8 @@ import { ProtocolErrorCode } from "./errors.js";
  * has no close code, the closing side sends a `bye` message carrying the same number just before it
  * closes. Numbers below 4000 are RFC 6455's; 4001–4003 are sent by the network engine itself
  * (`@meridian/netengine`'s `WebSocketCloseCode`: keep the two in step); 4100–4199 are protocol
- * errors (`PROTO_TOO_LARGE` reuses 1009). `docs/protocol.md` is the normative list.
+ * errors (`PROTO_TOO_LARGE` reuses 1009); 4200–4299 are the gateway's. `docs/protocol.md` is the
+ * normative list.
  */
 export const CloseCode = {
   /** RFC 6455: normal closure (a `bye`, a logout). */
@@ -34,6 +35,21 @@ export const CloseCode = {
   InvalidMessage: 4103,
   /** `PROTO_UNKNOWN_TYPE`: a message of a type the receiver does not know. */
   UnknownType: 4104,
+  /** Gateway: the session sent more messages or bytes per second than its limits allow. */
+  RateLimited: 4200,
+  /** Gateway: the session was revoked (logout elsewhere, password change or reset, reuse, operator). */
+  SessionRevoked: 4201,
+  /** Gateway: the account or the address is banned (the `bye` reason says why). */
+  Banned: 4202,
+  /**
+   * Gateway: this gateway is shutting down; reconnect (to any gateway) and `resume` with the refresh
+   * token. The session and the player's entity are kept for the resume grace period.
+   */
+  GatewayShutdown: 4203,
+  /** Gateway: too many invalid or unknown messages; the session is closed. */
+  TooManyViolations: 4204,
+  /** Gateway: the session was resumed on another connection; this one is closed. */
+  ResumedElsewhere: 4205,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
