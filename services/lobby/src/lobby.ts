@@ -11,7 +11,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
-import { AccountStore, type PasswordHasher } from "./accounts/index.js";
+import { AccountStore, LoginRecorder, type PasswordHasher } from "./accounts/index.js";
 import { BanService } from "./bans/index.js";
 import type { LoginThrottleConfig } from "./config.js";
 import type { Database } from "./db/index.js";
@@ -63,6 +63,8 @@ export interface LobbyOptions {
   readonly serverHeartbeatTimeoutMs?: number;
   /** Ban expiry sweep period, ms. Default {@link DEFAULT_BAN_EXPIRY_INTERVAL_MS}. */
   readonly banExpiryIntervalMs?: number;
+  /** Flush period of login bookkeeping (`last_login_at`, `logins`), ms. Default 1000. */
+  readonly loginFlushMs?: number;
   /** Stale-server prune period, ms. Default {@link DEFAULT_PRUNE_INTERVAL_MS}. */
   readonly pruneIntervalMs?: number;
 }
@@ -71,6 +73,8 @@ export interface LobbyOptions {
 export class Lobby {
   readonly services: LobbyServices & {
     readonly accountStore: AccountStore;
+    /** Write-behind of `last_login_at` and the `logins` counter (flushed every second and at stop). */
+    readonly loginRecorder: LoginRecorder;
     readonly recoveryService: RecoveryService;
     readonly locatorService: PlayerLocator;
     readonly statsService: StatsService;
@@ -86,7 +90,11 @@ export class Lobby {
     this.#deps = deps;
     this.#options = options;
     const { db, redis, nc, subjects, redisPrefix, hasher, mailer, logger } = deps;
-    const accountStore = new AccountStore(db, hasher);
+    const loginRecorder = new LoginRecorder(db, {
+      ...(options.loginFlushMs === undefined ? {} : { flushMs: options.loginFlushMs }),
+      ...(logger === undefined ? {} : { logger }),
+    });
+    const accountStore = new AccountStore(db, hasher, { loginRecorder });
     const sessions = new SessionService(db, redis, nc, subjects, redisPrefix, {
       ...options.sessions,
       ...(logger === undefined ? {} : { logger }),
@@ -132,6 +140,7 @@ export class Lobby {
       ...(throttle === undefined ? {} : { throttle }),
       ...(creationLimit === undefined ? {} : { creationLimit }),
       accountStore,
+      loginRecorder,
       recoveryService,
       locatorService,
       statsService,
@@ -190,7 +199,7 @@ export class Lobby {
     if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
     this.services.bans.stop();
     await this.server.stop();
-    await this.services.recoveryService.drain();
+    await Promise.all([this.services.recoveryService.drain(), this.services.loginRecorder.stop()]);
   }
 }
 

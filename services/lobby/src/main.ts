@@ -65,6 +65,9 @@ const redis = new Redis(config.redisUrl, {
   connectionName: config.instanceId,
   lazyConnect: true,
   maxRetriesPerRequest: 2,
+  // Commands issued in the same event-loop turn (a login's nonce, throttle and session writes from
+  // concurrent requests) share one write to Redis.
+  enableAutoPipelining: true,
   connectTimeout: CONNECT_TIMEOUT_MS,
 });
 redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));

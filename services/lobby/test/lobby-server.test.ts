@@ -321,8 +321,16 @@ describe("lobby server - login", () => {
     const name = newName();
     const { accountId } = await login(name);
     await login(name);
+    // Login bookkeeping is written behind (batched once a second); flush it to read it now.
+    await lobby.services.loginRecorder.flush();
     const stats = ok(await call("stats_get", { accountId }));
     assert.equal(stats.stats.logins, 2);
+    const row = await db
+      .selectFrom("accounts")
+      .select("last_login_at")
+      .where("id", "=", accountId)
+      .executeTakeFirst();
+    assert.ok(row?.last_login_at instanceof Date);
   });
 });
 

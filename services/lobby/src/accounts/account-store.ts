@@ -22,6 +22,7 @@ import { type Kysely, sql } from "kysely";
 import type { AccountRow, Database } from "../db/database.js";
 import { LobbyError, LobbyErrorCode } from "../errors.js";
 import type { CreationLimit, LoginThrottle } from "../throttle/index.js";
+import type { LoginRecorder } from "./login-recorder.js";
 import { type NormalisedUsername, normaliseUsername } from "./normalise-username.js";
 import { MAX_PASSWORD_BYTES, type PasswordHasher } from "./password-hasher.js";
 
@@ -119,11 +120,18 @@ function badCredentials(): LobbyError {
 export class AccountStore {
   readonly #db: Kysely<Database>;
   readonly #hasher: PasswordHasher;
+  readonly #recorder: LoginRecorder | undefined;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(db: Kysely<Database>, hasher: PasswordHasher) {
+  /**
+   * @param options.loginRecorder batches `last_login_at` and the `logins` counter of every successful
+   * login (write-behind, see {@link LoginRecorder}); without it `last_login_at` is updated in place
+   * and logins are not counted.
+   */
+  constructor(db: Kysely<Database>, hasher: PasswordHasher, options: { loginRecorder?: LoginRecorder } = {}) {
     this.#db = db;
     this.#hasher = hasher;
+    this.#recorder = options.loginRecorder;
   }
 
   /**
@@ -146,7 +154,7 @@ export class AccountStore {
     }
     const { throttle, ip } = options;
     if (!throttle) return this.#loginOrCreate(name, password, options);
-    await throttle.assertAllowed(name.key, ip);
+    const before = await throttle.assertAllowed(name.key, ip);
     let result: LoginResult;
     try {
       result = await this.#loginOrCreate(name, password, options);
@@ -156,7 +164,8 @@ export class AccountStore {
       }
       throw error;
     }
-    await throttle.recordSuccess(name.key);
+    // Nothing to forget when the account had no failures: saves a Redis round trip per login.
+    if (before.account.failures > 0) await throttle.recordSuccess(name.key);
     return result;
   }
 
@@ -183,7 +192,11 @@ export class AccountStore {
       // Lost the race (or failed): no account was created from this IP, so the slot goes back.
       if (limited && !created) await creationLimit.release(ip);
     }
-    if (created) return { account: toAccount(created), created: true };
+    if (created) {
+      // The insert set last_login_at; the recorder only counts the login.
+      this.#recorder?.record(created.id);
+      return { account: toAccount(created), created: true };
+    }
 
     // Another login created it first (its transaction has committed: ours waited for it).
     const winner = await this.#find(name.key);
@@ -232,6 +245,10 @@ export class AccountStore {
         .where("account_id", "=", row.id)
         .where("password_hash", "=", row.password_hash)
         .execute();
+    }
+    if (this.#recorder !== undefined) {
+      this.#recorder.record(row.id);
+      return toAccount({ ...row, last_login_at: new Date() });
     }
     const updated = await this.#db
       .updateTable("accounts")

@@ -6,6 +6,7 @@ export {
   type LoginResult,
   MAX_EMAIL_LENGTH,
 } from "./account-store.js";
+export { DEFAULT_LOGIN_FLUSH_MS, LoginRecorder, type LoginRecorderOptions } from "./login-recorder.js";
 export {
   MAX_USERNAME_LENGTH,
   MIN_USERNAME_LENGTH,

@@ -80,7 +80,6 @@ export interface StatsPort {
     stat: string,
     options: { readonly limit?: number; readonly offset?: number },
   ): Promise<readonly { rank: number; accountId: string; username: string; value: number }[]>;
-  increment(accountId: string, stat: string, by?: number): Promise<unknown>;
 }
 
 /** The lobby's services, as the NATS server calls them. */
@@ -292,8 +291,11 @@ export class LobbyServer {
           ...(s.throttle === undefined ? {} : { throttle: s.throttle }),
           ...(s.creationLimit === undefined ? {} : { creationLimit: s.creationLimit }),
         });
-        // Checked after the password, so a ban is never revealed to someone without it.
-        const ban = await s.bans.banForAccount(account.id);
+        // Checked after the password, so a ban is never revealed to someone without it. The Redis
+        // mirror answers first (no Postgres read for the unbanned); only a listed account is read back.
+        const ban = (await s.bans.isAccountBanned(account.id))
+          ? await s.bans.banForAccount(account.id)
+          : null;
         if (ban !== null) {
           throw new LobbyError(LobbyErrorCode.AccountBanned, "this account is banned", {
             context: {
@@ -303,7 +305,6 @@ export class LobbyServer {
           });
         }
         const tokens = await s.sessions.issue(account.id);
-        await this.#countLogin(account.id);
         return { t: "session", ...sessionFields(tokens, account.id), username: account.username, created };
       },
       refresh: async (request) => {
@@ -461,15 +462,6 @@ export class LobbyServer {
         };
       },
     };
-  }
-
-  /** The `logins` counter: a failure to count must not fail the login. */
-  async #countLogin(accountId: string): Promise<void> {
-    try {
-      await this.#services.stats.increment(accountId, "logins");
-    } catch (error) {
-      this.#log?.warn({ err: error, accountId }, "could not count a login");
-    }
   }
 }
 

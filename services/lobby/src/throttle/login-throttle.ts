@@ -187,16 +187,19 @@ export class LoginThrottle {
   }
 
   /**
-   * {@link check}, throwing when throttled.
+   * {@link check}, throwing when throttled; otherwise the counters it read (a caller that saw no
+   * account failures need not {@link recordSuccess}).
    * @throws LobbyError `LOBBY_THROTTLED` with `context.retryAfterMs`.
    */
-  async assertAllowed(accountKey: string, ip?: string): Promise<void> {
-    const decision = await this.check(accountKey, ip);
-    if (!decision.allowed) {
+  async assertAllowed(accountKey: string, ip?: string): Promise<FailureRecord> {
+    const state = await this.state(accountKey, ip);
+    const retryAfterMs = Math.max(state.account.lockedForMs, state.ip?.lockedForMs ?? 0);
+    if (retryAfterMs > 0) {
       throw new LobbyError(LobbyErrorCode.Throttled, "too many failed logins; try again later", {
-        context: { retryAfterMs: decision.retryAfterMs },
+        context: { retryAfterMs },
       });
     }
+    return state;
   }
 
   /** The counters of `accountKey` and (when given) `ip` now, without changing them. */
