@@ -16,8 +16,12 @@ import type { Subjects } from "./subjects.js";
  *
  * Inputs carry a per-player sequence number (1, 2, 3…, across reconnects). The gateway keeps the
  * inputs a zone has not acknowledged (each update carries `ack`, the last applied sequence) and
- * re-sends them to the new owner after a route switch; zone servers apply each sequence once. So an
- * input is never lost and never applied twice, whichever way a switch and an input race.
+ * re-sends them to the new owner after a route switch. A zone server applies a player's input only
+ * when its `seq` is exactly `lastApplied + 1`: it drops a duplicate (≤ lastApplied) and also any
+ * input past a hole (> lastApplied + 1), which the gateway re-sends once it learns the route (an
+ * owner that lost a player and got them back, A → B → A, would otherwise apply inputs over the
+ * hole left by those B received). The gateway never forwards a hole of its own. So an input is never
+ * lost and never applied twice, whichever way a switch and an input race.
  */
 
 /** Service name of world requests: `<prefix>.svc.world.<verb>`. */
@@ -178,10 +182,21 @@ export const GatewayUpdates = defineMessage(
   "gateway_updates",
   Type.Object({
     server: Token,
-    /** The owner's epoch per player is checked by the gateway: updates from a stale owner are dropped. */
-    epoch: Type.Optional(Epoch),
     tick: Type.Integer({ minimum: 0, maximum: INT53 }),
-    updates: Type.Array(Type.Object({ accountId: Id, ack: Ack, data: GameData }), { maxItems: 10_000 }),
+    updates: Type.Array(
+      Type.Object({
+        accountId: Id,
+        /**
+         * The server's ownership epoch of this player: the gateway drops updates from a stale owner
+         * (lower epoch, or another server than the route's) and keeps those of the next owner that
+         * arrive before its `route_switch`. Per entry: players of one message have their own epochs.
+         */
+        epoch: Epoch,
+        ack: Ack,
+        data: GameData,
+      }),
+      { maxItems: 10_000 },
+    ),
   }),
 );
 export type GatewayUpdates = MessageOf<typeof GatewayUpdates>;
@@ -193,7 +208,7 @@ export type GatewayUpdates = MessageOf<typeof GatewayUpdates>;
  */
 export const RouteSwitch = defineMessage(
   "route_switch",
-  Type.Object({ accountId: Id, server: Token, zone: Token, epoch: Epoch }),
+  Type.Object({ accountId: Id, server: Token, zone: Token, world: Token, epoch: Epoch }),
 );
 export type RouteSwitch = MessageOf<typeof RouteSwitch>;
 
