@@ -1,0 +1,142 @@
+/**
+ * The gateway's composition root: config → Redis → NATS → the gateway (ban mirror loaded, notices
+ * subscribed, listeners bound) → ready. SIGTERM/SIGINT: stop accepting, `bye 4203` to every player
+ * (reconnect elsewhere and resume), close NATS and Redis, exit 0 — or 1 past `GATEWAY_SHUTDOWN_MS`.
+ *
+ * A dependency that cannot be reached at start is a clear one-line error on stderr and exit code 1;
+ * once running, the NATS and Redis clients reconnect on their own (a login while no lobby answers is
+ * `LOBBY_UNAVAILABLE`).
+ */
+import { createSubjects } from "@meridian/protocol";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { type GatewayConfig, loadConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { Gateway } from "./gateway.js";
+
+/** How long start waits for Redis and NATS before giving up, ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+const root = pino();
+const log = root.child({ name: "gateway" });
+
+function fail(what: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`gateway: ${what}: ${message}\n`);
+  log.fatal({ err: error }, what);
+  process.exit(1);
+}
+
+let config: GatewayConfig;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`gateway: ${error.message}\n`);
+    log.fatal({ code: error.code, problems: error.problems }, "invalid configuration");
+    process.exit(1);
+  }
+  throw error;
+}
+
+const redis = new Redis(config.redisUrl, {
+  connectionName: config.id,
+  lazyConnect: true,
+  maxRetriesPerRequest: 2,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+});
+redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));
+try {
+  await redis.connect();
+} catch (error) {
+  fail(`cannot reach Redis at ${config.redisUrl}`, error);
+}
+
+let nc: NatsConnection;
+try {
+  nc = await connect({
+    servers: [...config.natsServers],
+    name: config.id,
+    timeout: CONNECT_TIMEOUT_MS,
+    maxReconnectAttempts: -1,
+  });
+} catch (error) {
+  redis.disconnect();
+  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
+}
+void (async () => {
+  for await (const status of nc.status()) {
+    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
+      log.warn({ nats: status.type }, "NATS status");
+    }
+  }
+})();
+
+const gateway = new Gateway(
+  { redis, nc, logger: log },
+  {
+    id: config.id,
+    redisPrefix: config.redisPrefix,
+    subjectPrefix: createSubjects({ prefix: config.subjectPrefix }).prefix,
+    host: config.host,
+    tcpPort: config.tcpPort,
+    wsPort: config.wsPort,
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
+    trustProxyTls: config.trustProxyTls,
+    world: config.world,
+    resumeGraceMs: config.resumeGraceMs,
+    maxMessageBytes: config.maxMessageBytes,
+    rateMsgsPerS: config.rateMsgsPerS,
+    rateBytesPerS: config.rateBytesPerS,
+    maxViolations: config.maxViolations,
+    heartbeatMs: config.heartbeatMs,
+    preAuthMs: config.preAuthMs,
+    banResyncMs: config.banResyncMs,
+    lobbyTimeoutMs: config.lobbyTimeoutMs,
+    shutdownMs: config.shutdownMs,
+  },
+);
+try {
+  await gateway.start();
+} catch (error) {
+  await nc.close().catch(() => undefined);
+  redis.disconnect();
+  fail("gateway failed to start", error);
+}
+
+let stopping = false;
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, players: gateway.stats().players }, "shutting down");
+  setTimeout(() => {
+    log.error({ timeoutMs: config.shutdownMs }, "shutdown timed out");
+    process.exit(1);
+  }, config.shutdownMs).unref();
+  await gateway.stop();
+  await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
+  await redis.quit().catch(() => redis.disconnect());
+  log.info({ stats: gateway.stats() }, "stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", (signal) => void shutdown(signal));
+process.on("SIGINT", (signal) => void shutdown(signal));
+
+if (!config.tls && !config.trustProxyTls) {
+  log.warn(
+    "no TLS: password logins travel in clear text (set GATEWAY_TLS_CERT/KEY, or GATEWAY_TRUST_PROXY_TLS behind a TLS proxy)",
+  );
+}
+log.info(
+  {
+    id: config.id,
+    env: config.env,
+    tcpPort: gateway.ports.tcp,
+    wsPort: gateway.ports.ws,
+    tls: config.tls !== undefined,
+    bans: gateway.bans.size,
+    subjects: `${config.subjectPrefix}.>`,
+  },
+  "gateway ready",
+);
