@@ -14,6 +14,7 @@ import { pino } from "pino";
 import { type GatewayConfig, loadConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { Gateway } from "./gateway.js";
+import { Router } from "./routing/index.js";
 
 /** How long start waits for Redis and NATS before giving up, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -73,12 +74,18 @@ void (async () => {
   }
 })();
 
+const subjects = createSubjects({ prefix: config.subjectPrefix });
+// Routing to the world over NATS: players are placed by `svc.world.attach`; with no world running
+// (no responders) a login still succeeds, without a place.
+const router = new Router(nc, { gatewayId: config.id, subjects, logger: log });
+await router.start();
+
 const gateway = new Gateway(
-  { redis, nc, logger: log },
+  { redis, nc, logger: log, router },
   {
     id: config.id,
     redisPrefix: config.redisPrefix,
-    subjectPrefix: createSubjects({ prefix: config.subjectPrefix }).prefix,
+    subjectPrefix: subjects.prefix,
     host: config.host,
     tcpPort: config.tcpPort,
     wsPort: config.wsPort,
@@ -115,6 +122,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }, config.shutdownMs).unref();
   await gateway.stop();
+  await router.stop();
   await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
   await redis.quit().catch(() => redis.disconnect());
   log.info({ stats: gateway.stats() }, "stopped");
