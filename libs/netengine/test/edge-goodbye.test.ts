@@ -97,6 +97,35 @@ for (const { transport } of TRANSPORTS) {
       );
     });
 
+    it("goodbye - closeCode and closeReason reach a WebSocket peer in the close frame; TCP ignores them", async (t) => {
+      const kit = new EdgeKit(t);
+      let refused: unknown;
+      class CloseWithCode extends EchoServerProtocol {
+        override onFrame(session: Session): void {
+          session.markEstablished();
+          try {
+            void session.goodbye({ closeCode: 1005 });
+          } catch (error) {
+            refused = error;
+          }
+          void session.goodbye({ closeCode: 4203, closeReason: `reconnect elsewhere ${"é".repeat(100)}` });
+        }
+        override defaultFrame(): void {}
+      }
+      const listener = await kit.listen({ transport, handler: new CloseWithCode() });
+      const client = await kit.openClient(transport, listener.port);
+      client.send(Buffer.from("go"));
+      const close = await within(client.closed, 10_000, "the goodbye close");
+      assert.ok(refused instanceof Error && /closeCode must be 1000–1003/.test(refused.message));
+      if (transport === "tcp") {
+        assert.equal(close.sawEnd, true);
+      } else {
+        assert.equal(close.code, 4203);
+        assert.ok(close.reason?.startsWith("reconnect elsewhere"));
+        assert.ok(Buffer.byteLength(close.reason ?? "", "utf8") <= 123, "the reason is cut to 123 bytes");
+      }
+    });
+
     it("goodbye - listener.close() says goodbye to every session and stops accepting", async (t) => {
       const kit = new EdgeKit(t);
       const echo = new RecordingEcho();

@@ -242,7 +242,12 @@ export class PlayerConnection {
     this.#state = ConnectionState.Closing;
     if (error !== undefined) this.#send(toWire(error));
     this.#send({ t: "bye", code, reason: reason.slice(0, 123) });
-    void this.session.goodbye({ lingerMs: this.#host.settings.lingerMs });
+    // The same code in the WebSocket close frame (TCP has none: the bye carries it).
+    void this.session.goodbye({
+      lingerMs: this.#host.settings.lingerMs,
+      closeCode: code,
+      closeReason: reason,
+    });
   }
 
   /** Marks the session as ended here (logout, kick) so that the close starts no grace. */

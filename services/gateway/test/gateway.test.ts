@@ -86,7 +86,7 @@ describe("gateway", () => {
     assert.ok(error.t === "error" && error.code === "PROTO_HELLO_REQUIRED");
     assert.ok((await c.next()).t === "bye");
     const end = await c.ended;
-    assert.equal(end.closeCode, 1000, "netengine's goodbye closes WebSocket with 1000; bye carries 4101");
+    assert.equal(end.closeCode, 4101, "the WebSocket close frame carries the same code as the bye");
   });
 
   it("gateway - malformed bytes before hello: PROTO_MALFORMED and bye 4102", async () => {

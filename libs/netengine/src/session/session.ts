@@ -1,4 +1,4 @@
-import { FrameError, NetEngineError, NetEngineErrorCode, toError } from "../errors.js";
+import { FrameError, NetEngineError, NetEngineErrorCode, OptionsError, toError } from "../errors.js";
 import type { HandlerChain } from "../handler.js";
 import { type DisconnectInfo, DisconnectReason } from "../reasons.js";
 
@@ -178,8 +178,21 @@ export abstract class Session<U = unknown> {
    * Graceful goodbye (the seed's SO_LINGER): stops accepting sends, flushes what is queued,
    * half-closes, and waits for the peer to close; after `lingerMs` the socket is destroyed anyway.
    * Resolves with the disconnect info (reason `goodbye`, or whatever ended the session first).
+   *
+   * On WebSocket the close frame carries `closeCode` (default 1000) and `closeReason` (cut to the
+   * protocol's 123 bytes); TCP has no close code and ignores both.
+   * @throws OptionsError for a `closeCode` a WebSocket endpoint may not send (outside 1000–1003,
+   * 1007–1014 and 3000–4999; RFC 6455 §7.4).
    */
-  goodbye(options: { lingerMs?: number } = {}): Promise<DisconnectInfo> {
+  goodbye(
+    options: { lingerMs?: number; closeCode?: number; closeReason?: string } = {},
+  ): Promise<DisconnectInfo> {
+    const { closeCode, closeReason } = options;
+    if (closeCode !== undefined && !isApplicationCloseCode(closeCode)) {
+      throw new OptionsError(`closeCode must be 1000–1003, 1007–1014 or 3000–4999, got ${closeCode}`, {
+        closeCode,
+      });
+    }
     if (this.#state !== SessionState.Open) return this.closed;
     this.#state = SessionState.Closing;
     this.#flushNow();
@@ -190,7 +203,7 @@ export abstract class Session<U = unknown> {
       this.#release({ reason: DisconnectReason.Goodbye, detail: `linger timeout ${lingerMs} ms` });
     }, lingerMs);
     this.#lingerTimer.unref?.();
-    this.halfClose();
+    this.halfClose(closeCode, closeReason === undefined ? undefined : truncateUtf8(closeReason, 123));
     return this.closed;
   }
 
@@ -281,8 +294,8 @@ export abstract class Session<U = unknown> {
   protected abstract writeOut(payloads: Uint8Array[], wireBytes: number): void;
   /** Bytes the transport holds that the kernel has not taken yet. */
   protected abstract transportBufferedBytes(): number;
-  /** Half-close after the final flush (TCP FIN, WebSocket close frame). */
-  protected abstract halfClose(): void;
+  /** Half-close after the final flush (TCP FIN, WebSocket close frame with `closeCode` and `reason`). */
+  protected abstract halfClose(closeCode?: number, reason?: string): void;
   /** Destroys the underlying connection at once. Must not call back into the session synchronously. */
   protected abstract destroyTransport(info: DisconnectInfo): void;
   /** A transport-level ping, where the transport has one. */
@@ -373,6 +386,29 @@ export abstract class Session<U = unknown> {
     );
     this.#resolveClosed(info);
   }
+}
+
+/**
+ * The close codes an endpoint may send in a WebSocket close frame (RFC 6455 §7.4 and the IANA
+ * registry): 1000–1003, 1007–1014, 3000–4999. 1004–1006 and 1015 are reserved (never sent).
+ */
+function isApplicationCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8, on a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+  let out = "";
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }
 
 function withCode(closeCode: number | undefined): { closeCode?: number } {

@@ -111,8 +111,8 @@ export class WsSession<U = unknown> extends Session<U> {
     this.#ws.ping();
   }
 
-  protected halfClose(): void {
-    this.#ws.close(WebSocketCloseCode.goodbye);
+  protected halfClose(closeCode?: number, reason?: string): void {
+    this.#ws.close(closeCode ?? WebSocketCloseCode.goodbye, reason);
   }
 
   protected destroyTransport(info: DisconnectInfo): void {

@@ -101,6 +101,8 @@ export interface ClientClose {
   readonly errorCode: string | undefined;
   /** TCP: whether the peer half-closed (FIN) before the socket closed. */
   readonly sawEnd: boolean;
+  /** WebSocket close reason received, when there was one. */
+  readonly reason?: string;
 }
 
 /**
@@ -227,7 +229,9 @@ class WsFrameClient extends FrameClientBase implements FrameClient {
     this.ws.on("open", () => this.markOpened());
     this.ws.on("message", (data: Buffer) => this.frameArrived(Buffer.from(data)));
     this.ws.on("error", (error: NodeJS.ErrnoException) => (errorCode ??= error.code ?? "ERR"));
-    this.ws.on("close", (code: number) => this.markClosed({ code, errorCode, sawEnd: false }));
+    this.ws.on("close", (code: number, reason: Buffer) =>
+      this.markClosed({ code, errorCode, sawEnd: false, reason: reason.toString("utf8") }),
+    );
   }
 
   send(payload: Uint8Array): void {
