@@ -82,7 +82,9 @@ export type Update = MessageOf<typeof Update>;
 /**
  * Gateway → world (`svc.world.attach`, request): place a player who just logged in or resumed.
  * Answered `player_attached` by the authority (which knows who owns the player's cell), or
- * `world_error`.
+ * `world_error`. A resume (same `sessionId`) keeps the player's entity, epoch and last applied input;
+ * when it comes from another gateway, the owner sends the player's updates to that gateway from then
+ * on (`gw.<gateway>.updates`). A new `sessionId` for the account replaces the old session.
  */
 export const PlayerAttach = defineMessage(
   "player_attach",

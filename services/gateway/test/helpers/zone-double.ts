@@ -65,7 +65,7 @@ export interface Ownership {
   server: string;
   epoch: number;
   lastApplied: number;
-  readonly gateway: string;
+  gateway: string;
   readonly sessionId: string;
 }
 
@@ -134,6 +134,9 @@ export class ZoneDouble {
             };
             this.#owners.set(attach.accountId, owner);
             this.applied.set(attach.accountId, []);
+          } else {
+            // The session continues on another gateway (a resume): updates go there from now on.
+            owner.gateway = attach.gateway;
           }
           msg.respond(
             encodeMessage({
