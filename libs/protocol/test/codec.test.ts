@@ -18,12 +18,14 @@ import {
   clientMessage,
   error as errorMessage,
   helloOk,
+  input,
   login,
   loginOk,
   logout,
   resume,
   resumeOk,
   serverMessage,
+  update,
 } from "./arbitraries.js";
 
 const clientCodec = createCodec({ registry: ClientMessages });
@@ -66,9 +68,11 @@ describe("codec - round trip", () => {
     ["login", login, clientCodec],
     ["resume", resume, clientCodec],
     ["logout", logout, clientCodec],
+    ["input", input, clientCodec],
     ["hello_ok", helloOk, serverCodec],
     ["login_ok", loginOk, serverCodec],
-    ["resume_ok", resumeOk, serverCodec],
+    ["resume_ok (with ack)", resumeOk, serverCodec],
+    ["update", update, serverCodec],
     ["error (with retryAfterMs, reason, expiresAt, nonce)", errorMessage, serverCodec],
   ];
   for (const [name, arbitrary, codec] of perType) {

@@ -19,6 +19,12 @@ export const GatewayErrorCode = {
   OutOfOrder: "GATEWAY_OUT_OF_ORDER",
   /** A `login`, `resume` or `logout` while another one is unanswered. Counts as a violation. */
   RequestPending: "GATEWAY_REQUEST_PENDING",
+  /**
+   * An `input` was not accepted: its `seq` is not the next one (a duplicate or a gap), or the player
+   * already has the maximum of inputs waiting for the world's acknowledgement (256), or the player
+   * has no place in the world. Not a violation: the client slows down, or resumes to resynchronise.
+   */
+  InputRefused: "GATEWAY_INPUT_REFUSED",
   /** The gateway is shutting down: reconnect to another one. */
   ShuttingDown: "GATEWAY_SHUTTING_DOWN",
   /** No lobby answered in time (NATS no responders, or the request timed out). */

@@ -487,9 +487,9 @@ export class Gateway implements ConnectionHost {
     void this.#writePresence({ ...player, resumed: true }, place, entry.record.since);
   }
 
-  input(conn: PlayerConnection, seq: number, data: unknown): void {
+  input(conn: PlayerConnection, seq: number, data: unknown): boolean {
     const player = conn.player;
-    if (player !== undefined) this.#router.input(player.accountId, seq, data);
+    return player !== undefined && this.#router.input(player.accountId, seq, data);
   }
 
   loggedOut(conn: PlayerConnection): void {

@@ -86,7 +86,8 @@ export interface ConnectionHost {
   /** The player's route changed. */
   moved(conn: PlayerConnection, place: PlayerPlace): void;
   /** One input of the logged-in player. */
-  input(conn: PlayerConnection, seq: number, data: unknown): void;
+  /** Forwards an input; false when routing refused it (duplicate, gap, buffer full, no world). */
+  input(conn: PlayerConnection, seq: number, data: unknown): boolean;
   /** The player logged out: detach and clear presence. */
   loggedOut(conn: PlayerConnection): void;
   /** The connection ended (any reason). */
@@ -338,7 +339,16 @@ export class PlayerConnection {
           this.#outOfOrder("input before login");
           return;
         }
-        this.#host.input(this, message.seq, message.data);
+        if (!this.#host.input(this, message.seq, message.data)) {
+          this.#send(
+            toWire(
+              new GatewayError(
+                GatewayErrorCode.InputRefused,
+                `input ${message.seq} refused: not the next sequence, too many unacknowledged inputs, or no place in the world`,
+              ),
+            ),
+          );
+        }
         return;
       default:
         // The registry holds the types above only: decode never yields another.

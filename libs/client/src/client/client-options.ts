@@ -13,8 +13,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
  * (deployments may raise the 64 KiB default; the announced `maxMessageBytes` applies afterwards).
  */
 export const DEFAULT_MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
-/** Default bound on buffered unacknowledged inputs: 10 000. */
-export const DEFAULT_MAX_UNACKED_INPUTS = 10_000;
+/**
+ * Default bound on buffered unacknowledged inputs: 256, what a gateway keeps per player (more are
+ * refused with `GATEWAY_INPUT_REFUSED`; docs/protocol.md §4).
+ */
+export const DEFAULT_MAX_UNACKED_INPUTS = 256;
 /** Default number of unanswered heartbeat `ping`s after which the connection is deemed dead: 3. */
 export const DEFAULT_HEARTBEAT_MISS_LIMIT = 3;
 /** Default reconnect attempts before giving up: 10. */
