@@ -396,6 +396,24 @@ export const ServerRevokeRequest = defineMessage(
 );
 export type ServerRevokeRequest = MessageOf<typeof ServerRevokeRequest>;
 
+/**
+ * Authority → lobby: whose is this server credential? Answered `server_verified` (the server's id,
+ * name and world as registered) or `lobby_error` (`LOBBY_SERVER_UNKNOWN`, `LOBBY_SERVER_REVOKED`).
+ * The authority admits zone servers by it and re-checks it on every lease renewal.
+ */
+export const ServerVerifyRequest = defineMessage("server_verify", Type.Object({ credential: Token }));
+export type ServerVerifyRequest = MessageOf<typeof ServerVerifyRequest>;
+
+export const ServerVerifiedReply = defineMessage(
+  "server_verified",
+  Type.Object({
+    serverId: Id,
+    name: Type.String({ maxLength: 64 }),
+    world: Type.String({ maxLength: 32 }),
+  }),
+);
+export type ServerVerifiedReply = MessageOf<typeof ServerVerifiedReply>;
+
 // ---- bans ----
 
 /** Operator → lobby: ban an account, an address or a range. Replies `ban`. */
@@ -475,6 +493,7 @@ export const LobbyVerbs = {
   server_heartbeat: { request: ServerHeartbeatRequest, reply: ServerReply },
   server_list: { request: ServerListRequest, reply: ServerPageReply },
   server_revoke: { request: ServerRevokeRequest, reply: LobbyOk },
+  server_verify: { request: ServerVerifyRequest, reply: ServerVerifiedReply },
   ban: { request: BanRequest, reply: BanReply },
   unban: { request: UnbanRequest, reply: BanReply },
   ban_snapshot: { request: BanSnapshotRequest, reply: BanSnapshotReply },

@@ -272,6 +272,10 @@ const examples: {
     requests: [{ t: "server_revoke", adminToken: "admin", serverId: "7", reason: "compromised key" }],
     replies: [{ t: "lobby_ok" }],
   },
+  server_verify: {
+    requests: [{ t: "server_verify", credential: TOKEN }],
+    replies: [{ t: "server_verified", serverId: "7", name: "Zone A", world: "main" }],
+  },
   ban: {
     requests: [
       {
@@ -347,7 +351,7 @@ describe("lobby messages - verb table", () => {
   it("LOBBY_VERBS lists every verb of LobbyVerbs, in table order, frozen", () => {
     assert.deepEqual([...LOBBY_VERBS], Object.keys(LobbyVerbs));
     assert.ok(Object.isFrozen(LOBBY_VERBS));
-    assert.equal(LOBBY_VERBS.length, 21);
+    assert.equal(LOBBY_VERBS.length, 22);
   });
 
   it("every verb has examples (the table above is complete)", () => {

@@ -657,6 +657,13 @@ describe("lobby server - locator, stats, servers", () => {
       page.servers.map((s) => s.id),
       [serverId],
     );
+    assert.deepEqual(ok(await call("server_verify", { credential })), {
+      t: "server_verified",
+      serverId,
+      name: "Zone A",
+      world: "nats",
+    });
+    failed(await call("server_verify", { credential: "x".repeat(43) }), "LOBBY_SERVER_UNKNOWN");
     failed(
       await call("server_revoke", { adminToken: "wrong", serverId, reason: "hacked" }),
       "LOBBY_UNAUTHORIZED",
@@ -664,6 +671,7 @@ describe("lobby server - locator, stats, servers", () => {
     ok(await call("server_revoke", { adminToken: ADMIN, serverId, reason: "hacked" }));
     assert.deepEqual(ok(await call("server_list", { world: "nats" })).servers, []);
     failed(await call("server_heartbeat", { credential, players: 1 }), "LOBBY_SERVER_REVOKED");
+    failed(await call("server_verify", { credential }), "LOBBY_SERVER_REVOKED");
   });
 
   it("lobby server - ban snapshot lists live address bans for gateways", async () => {

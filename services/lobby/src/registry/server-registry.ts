@@ -252,10 +252,18 @@ export class ServerRegistry {
    * revoked one. One indexed read; no advertisement needed.
    */
   async authenticate(credential: string): Promise<string> {
+    return (await this.verify(credential)).serverId;
+  }
+
+  /**
+   * {@link authenticate}, with the server's registered name and world (the authority admits zone
+   * servers to their world by it). Same errors.
+   */
+  async verify(credential: string): Promise<{ serverId: string; name: string; world: string }> {
     const hash = this.#credentialHash(credential);
     const row = await this.#db
       .selectFrom("servers")
-      .select(["id", "revoked_at"])
+      .select(["id", "name", "world", "revoked_at"])
       .where("credential_hash", "=", hash)
       .executeTakeFirst();
     if (row === undefined) throw unknownServer();
@@ -264,7 +272,7 @@ export class ServerRegistry {
         context: { serverId: row.id },
       });
     }
-    return row.id;
+    return { serverId: row.id, name: row.name, world: row.world };
   }
 
   /**

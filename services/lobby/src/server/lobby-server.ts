@@ -433,6 +433,10 @@ export class LobbyServer {
         await s.registry.revoke(request.serverId, request.reason);
         return { t: "lobby_ok" };
       },
+      server_verify: async (request) => ({
+        t: "server_verified",
+        ...(await s.registry.verify(request.credential)),
+      }),
       ban: async (request) => {
         s.admin.assert(request.adminToken);
         const ban = await s.bans.ban({
