@@ -15,3 +15,12 @@ export {
 } from "./cells.js";
 export { WorldError, WorldErrorCode } from "./errors.js";
 export { DEFAULT_WORLD, tickMs, type WorldConfig, worldConfig } from "./world-config.js";
+export type {
+  Crossing,
+  GhostEntity,
+  InputResult,
+  PlayerSnapshot,
+  PlayerView,
+  TickResult,
+  ZoneSim,
+} from "./zone-api.js";
