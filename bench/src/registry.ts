@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { gatewayAcceptBanlistBenchmark } from "./gateway/accept-benchmark.js";
+import { gatewayIdleMemoryBenchmark } from "./gateway/idle-memory-benchmark.js";
+import { gatewayRelayBenchmark } from "./gateway/relay-benchmark.js";
 import type { Benchmark } from "./harness.js";
 import { lobbyLocateBenchmark } from "./lobby/locate-benchmark.js";
 import { lobbyLoginBenchmark } from "./lobby/login-benchmark.js";
@@ -15,4 +18,7 @@ export const benchmarks: readonly Benchmark[] = [
   wsEchoBenchmark,
   lobbyLoginBenchmark,
   lobbyLocateBenchmark,
+  gatewayRelayBenchmark,
+  gatewayAcceptBanlistBenchmark,
+  gatewayIdleMemoryBenchmark,
 ];
