@@ -118,11 +118,31 @@ export function playerAddress(remoteAddress: string): string {
 
 const MAX_BUFFERED_UPDATES = 256;
 
-function clientCodec(maxMessageBytes: number) {
+// Codecs are stateless: one pair per message limit, shared by every connection (memory per idle
+// connection is a measured figure: gateway.idle-memory).
+const clientCodecs = new Map<number, ReturnType<typeof makeClientCodec>>();
+const serverCodecs = new Map<number, ReturnType<typeof makeServerCodec>>();
+function makeClientCodec(maxMessageBytes: number) {
   return createCodec({ registry: ClientMessages, maxMessageBytes });
 }
-function serverCodec(maxMessageBytes: number) {
+function makeServerCodec(maxMessageBytes: number) {
   return createCodec({ registry: ServerMessages, maxMessageBytes });
+}
+function clientCodec(maxMessageBytes: number) {
+  let codec = clientCodecs.get(maxMessageBytes);
+  if (codec === undefined) {
+    codec = makeClientCodec(maxMessageBytes);
+    clientCodecs.set(maxMessageBytes, codec);
+  }
+  return codec;
+}
+function serverCodec(maxMessageBytes: number) {
+  let codec = serverCodecs.get(maxMessageBytes);
+  if (codec === undefined) {
+    codec = makeServerCodec(maxMessageBytes);
+    serverCodecs.set(maxMessageBytes, codec);
+  }
+  return codec;
 }
 type ClientCodec = ReturnType<typeof clientCodec>;
 type ServerCodec = ReturnType<typeof serverCodec>;
@@ -136,7 +156,8 @@ export class PlayerConnection {
   readonly #messages: TokenBucket;
   readonly #bytes: TokenBucket;
   readonly #violations: WindowCounter;
-  readonly #log: Logger;
+  /** The connection's child logger, made on first use (most connections never log). */
+  #logger: Logger | undefined;
   #state: ConnectionState = ConnectionState.AwaitHello;
   #nonce = "";
   #player: PlayerSession | undefined;
@@ -158,11 +179,26 @@ export class PlayerConnection {
     this.#messages = new TokenBucket(s.rateMsgsPerS, s.rateMsgsPerS * 2);
     this.#bytes = new TokenBucket(s.rateBytesPerS, s.rateBytesPerS * 2);
     this.#violations = new WindowCounter(s.violationWindowMs);
-    this.#log = host.log.child({ conn: session.id, ip: this.ip, transport: session.transport });
-    this.sink = Object.freeze({
-      update: (update: Update) => this.#relay(update),
-      moved: (place: PlayerPlace) => this.#host.moved(this, place),
+    this.sink = new ConnectionSink(this);
+  }
+
+  get #log(): Logger {
+    this.#logger ??= this.#host.log.child({
+      conn: this.session.id,
+      ip: this.ip,
+      transport: this.session.transport,
     });
+    return this.#logger;
+  }
+
+  /** Routing's sink: relays one update to the player (internal, through {@link ConnectionSink}). */
+  relayUpdate(update: Update): void {
+    this.#relay(update);
+  }
+
+  /** Routing's sink: the player moved (internal, through {@link ConnectionSink}). */
+  relayMove(place: PlayerPlace): void {
+    this.#host.moved(this, place);
   }
 
   get state(): ConnectionState {
@@ -554,5 +590,22 @@ export class PlayerConnection {
       return;
     }
     this.session.send(bytes);
+  }
+}
+
+/** The {@link PlayerSink} of a connection: prototype methods, no closures per connection. */
+class ConnectionSink implements PlayerSink {
+  readonly #conn: PlayerConnection;
+
+  constructor(conn: PlayerConnection) {
+    this.#conn = conn;
+  }
+
+  update(update: Update): void {
+    this.#conn.relayUpdate(update);
+  }
+
+  moved(place: PlayerPlace): void {
+    this.#conn.relayMove(place);
   }
 }
