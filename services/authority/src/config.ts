@@ -1,0 +1,277 @@
+/**
+ * The authority's configuration: the ONLY file of the service that reads `process.env` (through
+ * {@link loadConfig}'s argument, which `main.ts` passes). Every variable is validated at start; every
+ * bad value is reported at once, each with its own clear message, in one {@link ConfigError}.
+ */
+import { hostname } from "node:os";
+import { inBounds, type WorldConfig, WorldError, worldConfig } from "@meridian/world";
+import { ConfigError, type ConfigProblem } from "./errors.js";
+
+/** The modes the service runs in. */
+export const MeridianEnv = { Development: "development", Production: "production" } as const;
+export type MeridianEnv = (typeof MeridianEnv)[keyof typeof MeridianEnv];
+
+/** Default lease: a zone server that has not heartbeaten for this long loses its cells. */
+export const DEFAULT_LEASE_MS = 3_000;
+/** Default heartbeat period asked of zone servers (and the period of the map's re-publication). */
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+/** Default time-to-live of the leader key (renewed every third of it). */
+export const DEFAULT_LEADER_TTL_MS = 3_000;
+
+/** The validated, frozen configuration. Each field names its variable and default. */
+export interface AuthorityConfig {
+  /** `MERIDIAN_ENV`: `development` (default) or `production`. */
+  readonly env: MeridianEnv;
+  /** `MERIDIAN_REDIS_URL`: `redis://` or `rediss://`. Default `redis://127.0.0.1:6379`. */
+  readonly redisUrl: string;
+  /** `MERIDIAN_REDIS_PREFIX`: prefix of every Redis key of the cluster. Default `meridian:`. */
+  readonly redisPrefix: string;
+  /** `MERIDIAN_NATS_URL`: one or more `nats://host:port`, comma-separated. Default `nats://127.0.0.1:4222`. */
+  readonly natsServers: readonly string[];
+  /** `MERIDIAN_SUBJECT_PREFIX`: prefix of every NATS subject of the cluster. Default `meridian`. */
+  readonly subjectPrefix: string;
+  /** `AUTHORITY_ID`: this instance's id (one NATS token), written in the leader key. Default `auth-<hostname>-<pid>`. */
+  readonly id: string;
+  /** `WORLD_NAME`, `WORLD_WIDTH`, `WORLD_HEIGHT`, `WORLD_COLS`, `WORLD_ROWS`, `WORLD_TICK_HZ`, `WORLD_AOI_RADIUS`, `WORLD_GHOST_MARGIN`: `@meridian/world`'s defaults. */
+  readonly world: WorldConfig;
+  /** `AUTHORITY_LEASE_MS`: how long a heartbeat keeps a zone server's leases. Default 3000. */
+  readonly leaseMs: number;
+  /** `AUTHORITY_HEARTBEAT_MS`: heartbeat period asked of zone servers; map re-published as often. Default 1000. */
+  readonly heartbeatMs: number;
+  /** `AUTHORITY_LEADER_TTL_MS`: time-to-live of the leader key; a standby takes over within about it. Default 3000. */
+  readonly leaderTtlMs: number;
+  /** `AUTHORITY_VERIFY_MS`: how often every registered server's credential is checked again with the lobby. Default the heartbeat period. */
+  readonly verifyMs: number;
+  /** `AUTHORITY_QUARANTINE_MS`: how long a quarantined server may not register again. Default 60000. */
+  readonly quarantineMs: number;
+  /** `AUTHORITY_ATTACH_TIMEOUT_MS`: bound on one `player_install` to a zone server. Default 1000. */
+  readonly attachTimeoutMs: number;
+  /** `AUTHORITY_LOBBY_TIMEOUT_MS`: bound on one `server_verify` to the lobby. Default 2000. */
+  readonly lobbyTimeoutMs: number;
+  /** `AUTHORITY_SHUTDOWN_MS`: bound on a graceful shutdown. Default 5000. */
+  readonly shutdownMs: number;
+  /** `WORLD_SPAWN_X` / `WORLD_SPAWN_Y`: where a player with no checkpoint starts. Default the world's centre. */
+  readonly spawn: { readonly x: number; readonly y: number };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function readInt(
+  env: Env,
+  variable: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: ConfigProblem[],
+): number {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) {
+    problems.push({ variable, message: `must be a whole number between ${min} and ${max}, got "${raw}"` });
+    return fallback;
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    problems.push({ variable, message: `must be between ${min} and ${max}, got ${value}` });
+    return fallback;
+  }
+  return value;
+}
+
+function readNumber(env: Env, variable: string, problems: ConfigProblem[]): number | undefined {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!/^-?\d+(\.\d+)?$/.test(raw) || !Number.isFinite(value)) {
+    problems.push({ variable, message: `must be a number, got "${raw}"` });
+    return undefined;
+  }
+  return value;
+}
+
+function readPattern(
+  env: Env,
+  variable: string,
+  fallback: string,
+  pattern: RegExp,
+  expected: string,
+  problems: ConfigProblem[],
+): string {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  if (!pattern.test(raw)) {
+    problems.push({ variable, message: `must be ${expected}, got "${raw}"` });
+    return fallback;
+  }
+  return raw;
+}
+
+function readEnvMode(env: Env, problems: ConfigProblem[]): MeridianEnv {
+  const modes: readonly string[] = Object.values(MeridianEnv);
+  const raw = env.MERIDIAN_ENV?.trim();
+  if (raw === undefined || raw === "") return MeridianEnv.Development;
+  if (modes.includes(raw)) return raw as MeridianEnv;
+  problems.push({ variable: "MERIDIAN_ENV", message: `must be one of ${modes.join(", ")}, got "${raw}"` });
+  return MeridianEnv.Development;
+}
+
+function readRedisUrl(env: Env, problems: ConfigProblem[]): string {
+  const variable = "MERIDIAN_REDIS_URL";
+  const fallback = "redis://127.0.0.1:6379";
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  try {
+    const url = new URL(raw);
+    if ((url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "") return raw;
+  } catch {
+    // reported below
+  }
+  problems.push({ variable, message: `must be redis://host:port or rediss://host:port, got "${raw}"` });
+  return fallback;
+}
+
+function readNatsServers(env: Env, problems: ConfigProblem[]): readonly string[] {
+  const variable = "MERIDIAN_NATS_URL";
+  const fallback = Object.freeze(["nats://127.0.0.1:4222"]);
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  const servers = raw.split(",").map((part) => part.trim());
+  for (const server of servers) {
+    let ok = false;
+    try {
+      const url = new URL(server);
+      ok = ["nats:", "tls:"].includes(url.protocol) && url.hostname !== "";
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      problems.push({
+        variable,
+        message: `must be nats://host:port (or tls://), comma-separated for several; "${server}" is not`,
+      });
+      return fallback;
+    }
+  }
+  return Object.freeze(servers);
+}
+
+/** `auth-<hostname>-<pid>` reduced to one NATS subject token of at most 64 characters. */
+export function defaultAuthorityId(host: string = hostname(), pid: number = process.pid): string {
+  const clean = host.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "") || "host";
+  const head = `auth-${clean}`.slice(0, 64 - String(pid).length - 1);
+  return `${head}-${pid}`;
+}
+
+const WORLD_VARIABLES = {
+  name: "WORLD_NAME",
+  width: "WORLD_WIDTH",
+  height: "WORLD_HEIGHT",
+  cols: "WORLD_COLS",
+  rows: "WORLD_ROWS",
+  tickHz: "WORLD_TICK_HZ",
+  aoiRadius: "WORLD_AOI_RADIUS",
+  ghostMargin: "WORLD_GHOST_MARGIN",
+} as const;
+
+function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig | undefined {
+  const partial: { -readonly [K in keyof WorldConfig]?: WorldConfig[K] } = {};
+  const name = env.WORLD_NAME?.trim();
+  if (name !== undefined && name !== "") partial.name = name;
+  let readable = true;
+  for (const [key, variable] of Object.entries(WORLD_VARIABLES)) {
+    if (key === "name") continue;
+    const before = problems.length;
+    const value = readNumber(env, variable, problems);
+    if (problems.length > before) readable = false;
+    if (value !== undefined) (partial as Record<string, number>)[key] = value;
+  }
+  if (!readable) return undefined;
+  try {
+    return worldConfig(partial);
+  } catch (error) {
+    if (!(error instanceof WorldError)) throw error;
+    const list = (error.context.problems as string[] | undefined) ?? [error.message];
+    for (const problem of list) {
+      const key = problem.split(" ")[0] as keyof typeof WORLD_VARIABLES;
+      problems.push({ variable: WORLD_VARIABLES[key] ?? "WORLD_*", message: problem });
+    }
+    return undefined;
+  }
+}
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * Reads and validates the authority's configuration from `env` (default `process.env`: the one read of it).
+ * @throws ConfigError (`AUTHORITY_CONFIG`) listing every bad variable.
+ */
+export function loadConfig(env: Env = process.env): AuthorityConfig {
+  const problems: ConfigProblem[] = [];
+  const world = readWorld(env, problems);
+  const heartbeatMs = readInt(env, "AUTHORITY_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, 50, 600_000, problems);
+  const leaseMs = readInt(env, "AUTHORITY_LEASE_MS", DEFAULT_LEASE_MS, 100, 3_600_000, problems);
+  const verifyMs = readInt(env, "AUTHORITY_VERIFY_MS", heartbeatMs, 50, 3_600_000, problems);
+  if (leaseMs < heartbeatMs * 2) {
+    problems.push({
+      variable: "AUTHORITY_LEASE_MS",
+      message: `must be at least twice AUTHORITY_HEARTBEAT_MS (${heartbeatMs}), got ${leaseMs}`,
+    });
+  }
+  if (verifyMs >= leaseMs) {
+    problems.push({
+      variable: "AUTHORITY_VERIFY_MS",
+      message: `must be below AUTHORITY_LEASE_MS (${leaseMs}) so a revoked credential loses its leases within one lease, got ${verifyMs}`,
+    });
+  }
+  const spawnX = readNumber(env, "WORLD_SPAWN_X", problems);
+  const spawnY = readNumber(env, "WORLD_SPAWN_Y", problems);
+  let spawn = { x: 0, y: 0 };
+  if (world !== undefined) {
+    spawn = { x: spawnX ?? world.width / 2, y: spawnY ?? world.height / 2 };
+    if (!inBounds(world, spawn.x, spawn.y)) {
+      problems.push({
+        variable: spawnX === undefined ? "WORLD_SPAWN_Y" : "WORLD_SPAWN_X",
+        message: `the spawn point (${spawn.x}, ${spawn.y}) must lie in the world (0 ≤ x < ${world.width}, 0 ≤ y < ${world.height})`,
+      });
+    }
+  }
+  const config = {
+    env: readEnvMode(env, problems),
+    redisUrl: readRedisUrl(env, problems),
+    redisPrefix: readPattern(
+      env,
+      "MERIDIAN_REDIS_PREFIX",
+      "meridian:",
+      /^[A-Za-z0-9_.:-]{1,64}$/,
+      "1–64 letters, digits, _ . : or -",
+      problems,
+    ),
+    natsServers: readNatsServers(env, problems),
+    subjectPrefix: readPattern(
+      env,
+      "MERIDIAN_SUBJECT_PREFIX",
+      "meridian",
+      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+      "NATS subject tokens of letters, digits, _ and - joined by dots",
+      problems,
+    ),
+    id: readPattern(
+      env,
+      "AUTHORITY_ID",
+      defaultAuthorityId(),
+      /^[A-Za-z0-9_-]{1,64}$/,
+      "1–64 letters, digits, _ or - (one NATS subject token)",
+      problems,
+    ),
+    leaseMs,
+    heartbeatMs,
+    leaderTtlMs: readInt(env, "AUTHORITY_LEADER_TTL_MS", DEFAULT_LEADER_TTL_MS, 300, 600_000, problems),
+    verifyMs,
+    quarantineMs: readInt(env, "AUTHORITY_QUARANTINE_MS", 60_000, 0, DAY_MS, problems),
+    attachTimeoutMs: readInt(env, "AUTHORITY_ATTACH_TIMEOUT_MS", 1_000, 50, 60_000, problems),
+    lobbyTimeoutMs: readInt(env, "AUTHORITY_LOBBY_TIMEOUT_MS", 2_000, 50, 60_000, problems),
+    shutdownMs: readInt(env, "AUTHORITY_SHUTDOWN_MS", 5_000, 500, 120_000, problems),
+  };
+  if (problems.length > 0 || world === undefined) throw new ConfigError(problems);
+  return Object.freeze({ ...config, world, spawn: Object.freeze(spawn) });
+}
