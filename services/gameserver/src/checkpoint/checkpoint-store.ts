@@ -1,0 +1,193 @@
+/**
+ * Players' checkpoints in Redis (`worldKeys` of libs/protocol): one hash per player and, per cell, the
+ * set of players checkpointed there while online (what a server that gains the cell after a crash
+ * restores).
+ *
+ * Writes are **fenced** by one Lua script, atomically:
+ * - refused (`stale_cell`) when the cell's current epoch in `cellEpochs` (written by the authority
+ *   when it leases the cell) is above the cell epoch the writer holds: a server that lost its lease
+ *   cannot overwrite the new owner's state;
+ * - refused (`stale_player`) when the stored checkpoint has a higher player epoch: the former owner of
+ *   a player handed off (whose cell lease is still valid) cannot overwrite the new owner's write.
+ *
+ * The script also moves the player between cells' sets (from the stored checkpoint's cell to the new
+ * one, or out when the player went offline). It builds the previous cell's set key from the key
+ * template it is given, which assumes one Redis (not Cluster), as the rest of Meridian does.
+ */
+import type { WorldKeys } from "@meridian/protocol";
+import type { PlayerSnapshot } from "@meridian/world";
+import type { Redis } from "ioredis";
+
+const WRITE_SCRIPT = `
+local current = redis.call('HGET', KEYS[2], ARGV[1])
+if current and tonumber(current) > tonumber(ARGV[2]) then return 0 end
+local prevEpoch = redis.call('HGET', KEYS[1], 'epoch')
+if prevEpoch and tonumber(prevEpoch) > tonumber(ARGV[3]) then return -1 end
+local prevCell = redis.call('HGET', KEYS[1], 'cell')
+if prevCell and prevCell ~= ARGV[1] then
+  redis.call('SREM', ARGV[5] .. prevCell .. ARGV[6], ARGV[7])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+if ARGV[4] == '1' then
+  redis.call('SADD', KEYS[3], ARGV[7])
+else
+  redis.call('SREM', KEYS[3], ARGV[7])
+end
+return 1
+`;
+
+/** A player's checkpoint as stored. */
+export interface Checkpoint {
+  readonly snapshot: PlayerSnapshot;
+  readonly cell: string;
+  /** The cell's epoch the writer held. */
+  readonly cellEpoch: number;
+  /** The player's ownership epoch at the writer. */
+  readonly epoch: number;
+  /** The last input sequence applied (= `snapshot.lastSeq`). */
+  readonly seq: number;
+  /** The writing server. */
+  readonly server: string;
+  /** The gateway holding the player's connection at the time (route_switch after a restore). */
+  readonly gateway: string;
+  /** The player's session at the time (a new session starts its inputs at 1). */
+  readonly sessionId: string;
+  /** Whether the player was online (in the cell's set); false once detached. */
+  readonly online: boolean;
+  /** When written, ms since the epoch. */
+  readonly at: number;
+}
+
+/** The outcome of a fenced write. */
+export type CheckpointWriteResult = "ok" | "stale_cell" | "stale_player";
+
+export class CheckpointStore {
+  readonly #redis: Redis;
+  readonly #keys: WorldKeys;
+  readonly #setHead: string;
+  readonly #setTail: string;
+  #sha: string | undefined;
+
+  constructor(redis: Redis, keys: WorldKeys) {
+    this.#redis = redis;
+    this.#keys = keys;
+    const [head, tail] = keys.cellPlayers("\u0000").split("\u0000");
+    this.#setHead = head ?? "";
+    this.#setTail = tail ?? "";
+  }
+
+  /** Loads the script (optional: a write loads it when Redis does not know it). */
+  async load(): Promise<void> {
+    this.#sha = String(await this.#redis.script("LOAD", WRITE_SCRIPT));
+  }
+
+  /** Writes `checkpoint`, fenced (see the module's doc). */
+  async write(
+    checkpoint: Omit<Checkpoint, "at" | "seq"> & { readonly at?: number },
+  ): Promise<CheckpointWriteResult> {
+    const { snapshot } = checkpoint;
+    const fields = [
+      "state",
+      JSON.stringify(snapshot.state ?? null),
+      "x",
+      String(snapshot.x),
+      "y",
+      String(snapshot.y),
+      "username",
+      snapshot.username,
+      "cell",
+      checkpoint.cell,
+      "cellEpoch",
+      String(checkpoint.cellEpoch),
+      "epoch",
+      String(checkpoint.epoch),
+      "seq",
+      String(snapshot.lastSeq),
+      "server",
+      checkpoint.server,
+      "gateway",
+      checkpoint.gateway,
+      "session",
+      checkpoint.sessionId,
+      "online",
+      checkpoint.online ? "1" : "0",
+      "at",
+      String(checkpoint.at ?? Date.now()),
+    ];
+    const keys = [
+      this.#keys.checkpoint(snapshot.accountId),
+      this.#keys.cellEpochs,
+      this.#keys.cellPlayers(checkpoint.cell),
+    ];
+    const args = [
+      checkpoint.cell,
+      String(checkpoint.cellEpoch),
+      String(checkpoint.epoch),
+      checkpoint.online ? "1" : "0",
+      this.#setHead,
+      this.#setTail,
+      snapshot.accountId,
+      ...fields,
+    ];
+    const result = Number(await this.#run(keys, args));
+    return result === 1 ? "ok" : result === 0 ? "stale_cell" : "stale_player";
+  }
+
+  /** The player's checkpoint, or undefined (none, or unreadable). */
+  async read(accountId: string): Promise<Checkpoint | undefined> {
+    const hash = await this.#redis.hgetall(this.#keys.checkpoint(accountId));
+    return parseCheckpoint(accountId, hash);
+  }
+
+  /** The players checkpointed online in `cell`. */
+  async cellPlayers(cell: string): Promise<string[]> {
+    return this.#redis.smembers(this.#keys.cellPlayers(cell));
+  }
+
+  async #run(keys: string[], args: string[]): Promise<unknown> {
+    if (this.#sha !== undefined) {
+      try {
+        return await this.#redis.evalsha(this.#sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      }
+    }
+    const result = await this.#redis.eval(WRITE_SCRIPT, keys.length, ...keys, ...args);
+    void this.load().catch(() => undefined);
+    return result;
+  }
+}
+
+function parseCheckpoint(accountId: string, hash: Record<string, string>): Checkpoint | undefined {
+  const x = Number(hash.x);
+  const y = Number(hash.y);
+  const seq = Number(hash.seq);
+  const epoch = Number(hash.epoch);
+  const cellEpoch = Number(hash.cellEpoch);
+  if (
+    hash.cell === undefined ||
+    ![x, y, seq, epoch, cellEpoch].every(Number.isFinite) ||
+    !Number.isSafeInteger(seq) ||
+    !Number.isSafeInteger(epoch)
+  ) {
+    return undefined;
+  }
+  let state: unknown = null;
+  try {
+    state = JSON.parse(hash.state ?? "null");
+  } catch {
+    return undefined;
+  }
+  return {
+    snapshot: { accountId, username: hash.username ?? "", x, y, lastSeq: seq, state },
+    cell: hash.cell,
+    cellEpoch,
+    epoch,
+    seq,
+    server: hash.server ?? "",
+    gateway: hash.gateway ?? "",
+    sessionId: hash.session ?? "",
+    online: hash.online === "1",
+    at: Number(hash.at) || 0,
+  };
+}

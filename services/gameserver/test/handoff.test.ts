@@ -1,0 +1,151 @@
+/**
+ * Handoff between two zone servers in-process, each owning one cell of a 2×1 world: a player walks
+ * across the border; exactly one owner at every moment; the gateway gets `route_switch` with a higher
+ * epoch; inputs that reach the old owner after the switch are forwarded and applied exactly once.
+ * And offers are idempotent by handoff id.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import {
+  encodeMessage,
+  type HandoffAccept,
+  type HandoffOffer,
+  ZONE_HANDOFF_CHANNEL,
+  zoneControlReplyCodec,
+} from "@meridian/protocol";
+import { GameServerErrorCode } from "../src/errors.js";
+import type { ZoneServer } from "../src/zone-server.js";
+import { type Cluster, createCluster } from "./helpers/cluster.js";
+import { waitFor } from "./helpers/fake-gateway.js";
+
+let cluster: Cluster;
+let za: ZoneServer;
+let zb: ZoneServer;
+let epochA: number;
+let epochB: number;
+
+before(async () => {
+  cluster = await createCluster();
+  epochA = await cluster.authority.lease("c0_0", "za");
+  epochB = await cluster.authority.lease("c1_0", "zb");
+  za = await cluster.startZone("za");
+  zb = await cluster.startZone("zb");
+});
+after(() => cluster.ctx.cleanup());
+
+describe("handoff", () => {
+  it("handoff - a player walking across the border changes owner once, inputs applied exactly once", async () => {
+    const gw = cluster.gateway;
+    const reply = await cluster.install("za", {
+      accountId: "301",
+      cell: "c0_0",
+      cellEpoch: epochA,
+      x: 180,
+      y: 100,
+    });
+    assert.equal(reply.t === "player_installed" && reply.epoch, 1);
+    // Sample ownership continuously: never two owners.
+    let doubleOwned = 0;
+    let samples = 0;
+    const sampler = setInterval(() => {
+      samples++;
+      if (za.owns("301") && zb.owns("301")) doubleOwned++;
+    }, 1);
+    try {
+      gw.send("za", "301", [{ seq: 1, data: { move: { dx: 1, dy: 0 } } }]);
+      const route = await waitFor("route_switch", () => gw.routes.find((r) => r.accountId === "301"));
+      assert.equal(route.server, "zb");
+      assert.equal(route.zone, "c1_0");
+      assert.equal(route.world, cluster.world.name);
+      assert.equal(route.epoch, 2);
+      assert.ok(zb.owns("301"));
+      assert.equal(za.owns("301"), false);
+      // The gateway has not switched yet: inputs 2 and 3 still go to the old owner (forwarded).
+      gw.send("za", "301", [
+        { seq: 2, data: { move: { dx: 0, dy: 0 } } },
+        { seq: 3, data: { say: "over here" } },
+      ]);
+      await waitFor("ack 3 from zb", () =>
+        gw.updatesFor("301").some((u) => u.server === "zb" && u.ack === 3),
+      );
+      // Then it switches and re-sends what is unacknowledged, with a new input: duplicates dropped.
+      gw.send("zb", "301", [
+        { seq: 2, data: { move: { dx: 0, dy: 0 } } },
+        { seq: 3, data: { say: "over here" } },
+        { seq: 4, data: { say: "again" } },
+      ]);
+      await waitFor("ack 4 from zb", () =>
+        gw.updatesFor("301").some((u) => u.server === "zb" && u.ack === 4),
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.ok(samples > 10);
+    assert.equal(doubleOwned, 0);
+    const a = za.stats();
+    const b = zb.stats();
+    assert.equal(a.inputsApplied + b.inputsApplied, 4, "each input applied exactly once");
+    assert.equal(a.inputsApplied, 1);
+    assert.equal(a.inputsForwarded, 2);
+    assert.equal(a.handoffsOut, 1);
+    assert.equal(b.handoffsIn, 1);
+    assert.equal(a.handoffStallMs.count, 1);
+    // Updates: epoch 1 from za, then only epoch 2 from zb, with acks that never go back.
+    const updates = gw.updatesFor("301");
+    const firstB = updates.findIndex((u) => u.server === "zb");
+    assert.ok(firstB > 0);
+    assert.ok(updates.slice(0, firstB).every((u) => u.server === "za" && u.epoch === 1));
+    assert.ok(updates.slice(firstB).every((u) => u.server === "zb" && u.epoch === 2));
+    // zb checkpointed the player at the handoff, one epoch up, in its cell.
+    const stored = await cluster.redis.hgetall(cluster.keys.checkpoint("301"));
+    assert.equal(stored.cell, "c1_0");
+    assert.ok(Number(stored.epoch) >= 2);
+    assert.equal(await cluster.redis.sismember(cluster.keys.cellPlayers("c0_0"), "301"), 0);
+  });
+
+  it("handoff - the same offer twice gets the same answer and installs the player once", async () => {
+    const replies = zoneControlReplyCodec();
+    const offer: HandoffOffer = {
+      t: "handoff_offer",
+      handoffId: randomUUID(),
+      accountId: "302",
+      sessionId: randomUUID(),
+      username: "p302",
+      gateway: "gw1",
+      fromServer: "za",
+      cell: "c1_0",
+      cellEpoch: epochB,
+      playerEpoch: 5,
+      lastSeq: 9,
+      tick: 1,
+      state: { accountId: "302", username: "p302", x: 250, y: 100, lastSeq: 9, state: null },
+    };
+    const send = async (o: HandoffOffer): Promise<HandoffAccept> => {
+      const msg = await cluster.nc.request(
+        cluster.subjects.zone("zb", ZONE_HANDOFF_CHANNEL),
+        encodeMessage(o),
+        {
+          timeout: 2_000,
+        },
+      );
+      const decoded = replies.decode(msg.data);
+      assert.ok(decoded.ok && decoded.message.t === "handoff_accept");
+      return decoded.message as HandoffAccept;
+    };
+    const before = zb.stats().handoffsIn;
+    const [first, second] = await Promise.all([send(offer), send(offer)]);
+    const third = await send(offer);
+    assert.deepEqual(first, { t: "handoff_accept", handoffId: offer.handoffId, accepted: true });
+    assert.deepEqual(second, first);
+    assert.deepEqual(third, first);
+    assert.equal(zb.stats().handoffsIn - before, 1);
+    assert.equal(zb.epochOf("302"), 5);
+    assert.equal(cluster.gateway.routes.filter((r) => r.accountId === "302").length, 1);
+    // An offer under a cell epoch zb does not hold is refused (and not remembered as accepted).
+    const stale = await send({ ...offer, handoffId: randomUUID(), accountId: "303", cellEpoch: epochB + 1 });
+    assert.equal(stale.accepted, false);
+    assert.equal(stale.reason, GameServerErrorCode.NotOwner);
+    assert.equal(zb.owns("303"), false);
+  });
+});
