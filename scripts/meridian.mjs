@@ -3,7 +3,7 @@
  * The one entry point behind `npm start`, `npm test`, `npm run bench` and `npm run services`. Plain Node
  * ESM without dependencies: it runs on a fresh machine before `pnpm install`.
  *
- *   node scripts/meridian.mjs start            set up, then run the cluster (for now: the netengine echo server)
+ *   node scripts/meridian.mjs start            set up, then run the local cluster (scripts/cluster.mjs)
  *   node scripts/meridian.mjs test             set up, then lint, typecheck and every package's tests
  *   node scripts/meridian.mjs bench [filter]   set up, then the benchmarks (@meridian/bench), optionally filtered
  *   node scripts/meridian.mjs services         set up the backing services only
@@ -35,7 +35,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { ensureServices } from "./services.mjs";
+import { ensureServices, serviceEndpoints } from "./services.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TOOLS = path.join(ROOT, ".tools");
@@ -43,7 +43,7 @@ const STAMP = path.join(ROOT, "node_modules", ".meridian-install-stamp");
 
 const USAGE = `usage: node scripts/meridian.mjs <start|test|bench [filter]|services>
 
-  start           set up, then run the cluster (for now the netengine echo server, TCP + WebSocket)
+  start           set up, then run the local cluster: lobby, authority, 4 zone servers, gateway, bots
   test            set up, then lint, typecheck and run every package's tests
   bench [filter]  set up, then run the benchmarks of @meridian/bench, optionally filtered
   services        set up the backing services only (PostgreSQL, Redis, NATS with JetStream)
@@ -510,20 +510,22 @@ function requireScript(packages, name, script, folder) {
 }
 
 async function commandStart(_pnpm, packages) {
-  requireScript(packages, "@meridian/netengine", "echo", "libs/netengine");
-  // Node runs the server directly (the package's `echo` script does the same): a pnpm wrapper in
-  // the process group would die of the forwarded Ctrl-C while the server is still saying goodbye.
-  const args = [
-    "--conditions=meridian-source",
-    "--import",
-    "tsx",
-    "libs/netengine/src/examples/echo-cli.ts",
-    "server",
-    "--transport",
-    "both",
-  ];
-  log(`start: node ${args.join(" ")} (Ctrl-C to stop)`);
-  return runForwardingSignals(process.execPath, args);
+  for (const [name, folder] of [
+    ["@meridian/lobby", "services/lobby"],
+    ["@meridian/authority", "services/authority"],
+    ["@meridian/gameserver", "services/gameserver"],
+    ["@meridian/gateway", "services/gateway"],
+    ["@meridian/client", "libs/client"],
+  ]) {
+    if (!packages.some((p) => p.name === name)) {
+      throw new StepError(`no package ${name} in the workspace (expected ${folder}/package.json)`);
+    }
+  }
+  log("start: the local cluster (lobby, authority, 4 zone servers, gateway, bots); Ctrl-C stops it");
+  const { runCluster } = await import("./cluster.mjs");
+  const endpoints = serviceEndpoints();
+  const urls = { postgres: endpoints.postgres.url, redis: endpoints.redis.url, nats: endpoints.nats.url };
+  return runCluster({ root: ROOT, env: childEnv(), urls, log });
 }
 
 async function commandBench(pnpm, packages, filter) {
