@@ -55,6 +55,23 @@ describe("checkpoints", () => {
     assert.equal((await store.read("402"))?.epoch, 3);
   });
 
+  it("checkpoint - an epoch has one owner: the same player epoch from another server is refused", async () => {
+    await cluster.redis.hset(cluster.keys.cellEpochs, "c1_1", "1");
+    const at = { cell: "c1_1", cellEpoch: 1, epoch: 7 };
+    assert.equal(await store.write(checkpoint("404", { ...at, server: "zb" })), "ok");
+    assert.equal(
+      await store.write(checkpoint("404", { ...at, server: "zb", x: 11 })),
+      "ok",
+      "its owner goes on",
+    );
+    assert.equal(await store.write(checkpoint("404", { ...at, server: "zc" })), "stale_player");
+    assert.equal(
+      await store.write(checkpoint("404", { ...at, epoch: 8, server: "zc" })),
+      "ok",
+      "a higher epoch wins",
+    );
+  });
+
   it("checkpoint - moving cells moves the player between the cells' sets; offline leaves them", async () => {
     await cluster.redis.hset(cluster.keys.cellEpochs, "c0_0", "1", "c1_0", "1");
     await cluster.redis.del(cluster.keys.cellEpochs);

@@ -8,7 +8,10 @@
  *   when it leases the cell) is above the cell epoch the writer holds: a server that lost its lease
  *   cannot overwrite the new owner's state;
  * - refused (`stale_player`) when the stored checkpoint has a higher player epoch: the former owner of
- *   a player handed off (whose cell lease is still valid) cannot overwrite the new owner's write.
+ *   a player handed off (whose cell lease is still valid) cannot overwrite the new owner's write;
+ *   and when it has the SAME player epoch from another server: an epoch has one owner, so of two
+ *   servers that took a player at the same epoch (a crash restore racing a handoff), the first
+ *   write wins and the other learns it must drop its copy.
  *
  * The script also moves the player between cells' sets (from the stored checkpoint's cell to the new
  * one, or out when the player went offline). It builds the previous cell's set key from the key
@@ -23,11 +26,15 @@ local current = redis.call('HGET', KEYS[2], ARGV[1])
 if current and tonumber(current) > tonumber(ARGV[2]) then return 0 end
 local prevEpoch = redis.call('HGET', KEYS[1], 'epoch')
 if prevEpoch and tonumber(prevEpoch) > tonumber(ARGV[3]) then return -1 end
+if prevEpoch and tonumber(prevEpoch) == tonumber(ARGV[3]) then
+  local prevServer = redis.call('HGET', KEYS[1], 'server')
+  if prevServer and prevServer ~= ARGV[8] then return -1 end
+end
 local prevCell = redis.call('HGET', KEYS[1], 'cell')
 if prevCell and prevCell ~= ARGV[1] then
   redis.call('SREM', ARGV[5] .. prevCell .. ARGV[6], ARGV[7])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 if ARGV[4] == '1' then
   redis.call('SADD', KEYS[3], ARGV[7])
 else
@@ -127,6 +134,7 @@ export class CheckpointStore {
       this.#setHead,
       this.#setTail,
       snapshot.accountId,
+      checkpoint.server,
       ...fields,
     ];
     const result = Number(await this.#run(keys, args));
