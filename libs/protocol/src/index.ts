@@ -142,6 +142,7 @@ export {
   WORLD_QUEUE_GROUP,
   WORLD_SERVICE,
   WorldError,
+  WorldErrorCode,
   WorldReplies,
   WorldRequests,
   worldReplyCodec,

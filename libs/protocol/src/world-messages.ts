@@ -128,6 +128,72 @@ export const WorldError = defineMessage(
 );
 export type WorldError = MessageOf<typeof WorldError>;
 
+/**
+ * The codes of `world_error.code` and of a refused `handoff_accept.reason` (docs/protocol.md, "The
+ * world inside", `WORLD_*` codes). They travel on the wire as strings: a receiver branches on the
+ * code, never on the message, and treats a code it does not know as a failure of the request.
+ * (`@meridian/world`'s local `WORLD_INVALID_CONFIG` and `WORLD_OUT_OF_BOUNDS` never travel.)
+ */
+export const WorldErrorCode = {
+  /**
+   * Authority → zone server, on `zone_register` and `zone_heartbeat`: the credential is unknown or
+   * revoked at the lobby, another server id holds it, or the server is quarantined (also for an
+   * impossible heartbeat). The zone server drops every player, stops ticking and exits; it does not
+   * retry.
+   */
+  Unauthorized: "WORLD_UNAUTHORIZED",
+  /**
+   * Authority → zone server, on `zone_register`: the request or the credential names another world
+   * than the authority serves. The zone server stops, as for `WORLD_UNAUTHORIZED` (a
+   * misconfiguration, not a transient failure).
+   */
+  Unknown: "WORLD_UNKNOWN",
+  /**
+   * Authority → zone server, on `zone_heartbeat`: this leader does not know the server (never
+   * registered with it: a new leader; or its lease expired). The zone server registers again at
+   * once and keeps the players of the cells that come back under the same epoch.
+   */
+  ZoneUnknown: "WORLD_ZONE_UNKNOWN",
+  /**
+   * Authority → gateway, on `player_attach`: no zone server owns the player's cell, or its owner did
+   * not install the player (no answer, or a refusal). The gateway keeps the player logged in without
+   * a place and attaches again on the next resume. Also authority → zone server on `zone_register`
+   * when the lobby cannot verify the credential now, or the authority stopped leading: retry later.
+   */
+  Unavailable: "WORLD_UNAVAILABLE",
+  /**
+   * Zone server → authority, on `player_install`; zone server → zone server, in
+   * `handoff_accept.reason`: the server does not hold the cell under the given `cellEpoch` (the cell
+   * moved, or its lease has not arrived yet), or the player is frozen for a handoff out. The
+   * authority retries the install once against its map as it is then; the offering zone server
+   * keeps (unfreezes) the player and offers again at a later tick.
+   */
+  NotOwner: "WORLD_NOT_OWNER",
+  /**
+   * Zone server → zone server, in `handoff_accept.reason`: the target holds the player under a
+   * higher player epoch, or its fenced checkpoint of the player was refused; the offering server
+   * does not unfreeze but settles by the checkpoint (a checkpoint at the offer's epoch or above by
+   * another server: the player was taken). Zone server → authority, on `player_install`: the
+   * install's checkpoint was refused (the authority answers the gateway `WORLD_UNAVAILABLE`).
+   */
+  StaleEpoch: "WORLD_STALE_EPOCH",
+  /**
+   * Zone server → authority on `player_install`, zone server → zone server in
+   * `handoff_accept.reason`: the server holds its `capacity` of players. The authority answers the
+   * gateway `WORLD_UNAVAILABLE`; the offering server keeps the player and offers again later.
+   */
+  Full: "WORLD_FULL",
+  /**
+   * Authority → any requester: a request that failed to decode or came on the wrong subject
+   * (`zone_register`, `zone_heartbeat`, `player_attach`). Zone server → zone server, in
+   * `handoff_accept.reason`: an offer whose `state` is not a player snapshot. It is a bug or a
+   * version mismatch, to be logged: a zone server's request is not answered again differently (the
+   * offering server keeps the player, and the next tick's crossing offers again).
+   */
+  BadRequest: "WORLD_BAD_REQUEST",
+} as const;
+export type WorldErrorCode = (typeof WorldErrorCode)[keyof typeof WorldErrorCode];
+
 /** One input as a gateway forwards it. */
 const ForwardedInput = Type.Object({ accountId: Id, seq: Seq, data: GameData });
 

@@ -97,7 +97,10 @@ const Lease = Type.Object({
   cell: Cell,
   /** The cell's epoch under this lease: raised each time the cell changes owner. */
   epoch: Epoch,
-  /** When the lease ends unless renewed, ms since the epoch (the authority's clock). */
+  /**
+   * When the lease ends unless renewed, ms since the epoch (the authority's clock). Zone servers
+   * compare it with their own clock, with no skew allowance: clocks must be synchronised.
+   */
   expiresAt: Ms,
 });
 
@@ -133,6 +136,8 @@ export type WorldMap = MessageOf<typeof WorldMap>;
  * owner restores the player from their checkpoint (or creates them at `x`, `y`), keeps the entity of
  * a resumed session as it is, and answers `player_installed` (its player epoch and last applied
  * input) or `world_error` (`WORLD_NOT_OWNER`: the cell moved meanwhile; the authority retries).
+ * Also `WORLD_FULL` (at capacity) and `WORLD_STALE_EPOCH` (the install's checkpoint was refused):
+ * see `WorldErrorCode` (world-messages.ts).
  */
 export const PlayerInstall = defineMessage(
   "player_install",
@@ -166,6 +171,10 @@ export type PlayerInstalled = MessageOf<typeof PlayerInstalled>;
  * (A's epoch + 1) with its state and last applied input, sends the gateway `route_switch`, and
  * answers `handoff_accept`. From A's `accepted: true` on, A only forwards inputs that still reach it
  * (to `zone.<B>.inputs`); if B refuses or does not answer, A keeps the player and retries.
+ * No answer is not a refusal, though: B may have accepted with the answer lost, so A keeps the player
+ * frozen, re-sends the same offer, and after its last attempt lets the player's checkpoint decide
+ * (docs/protocol.md §12, "Handoff"). `state` is the player's snapshot as the game server defines it
+ * (`@meridian/world`'s `PlayerSnapshot` for `services/gameserver`).
  */
 export const HandoffOffer = defineMessage(
   "handoff_offer",
@@ -196,7 +205,7 @@ export const HandoffAccept = defineMessage(
   Type.Object({
     handoffId: Type.String({ minLength: 36, maxLength: 36 }),
     accepted: Type.Boolean(),
-    /** Why not (`WORLD_NOT_OWNER`, `WORLD_STALE_EPOCH`, `WORLD_FULL`), when refused. */
+    /** Why not (`WORLD_NOT_OWNER`, `WORLD_STALE_EPOCH`, `WORLD_FULL`, also `WORLD_BAD_REQUEST`), when refused. */
     reason: Type.Optional(Type.String({ maxLength: 64 })),
   }),
 );
@@ -280,14 +289,29 @@ export function worldMapSubject(subjects: Subjects, world: string): string {
 // ---- Redis: checkpoints and cell membership ----
 
 /**
- * Redis keys of the world's state under a key prefix:
- * - `checkpoint(world, accountId)`: hash `{ state (JSON), x, y, cell, cellEpoch, epoch, seq, server, at }`
- *   — the player's last checkpoint, written on every handoff and every few seconds by the owner, with
- *   a script that refuses a write whose `cellEpoch` is below the cell's current one (a stale owner);
- * - `cellPlayers(world, cell)`: set of the account ids checkpointed in the cell (restore after a crash);
- * - `cellEpochs(world)`: hash cell → current epoch, written by the authority when it leases a cell;
- * - `leader(world)`: the authority leader's lock `{ id, leaderEpoch }` (SET NX PX);
- * - `leaderEpoch(world)`: counter, INCR on every takeover.
+ * Redis keys of the world's state under a key prefix (`<prefix>world:<world>:…`):
+ * - `checkpoint(accountId)`: hash, the player's last checkpoint, written by the player's owner at
+ *   install, at a handoff (the source at the freeze, the target before accepting), every few seconds,
+ *   at detach and at shutdown. Fields, all strings:
+ *   `state` (the game's state, JSON), `x`, `y` (position), `username`, `cell` (the held cell the
+ *   player is checkpointed in), `cellEpoch` (the writer's lease epoch of that cell), `epoch` (the
+ *   player's ownership epoch at the writer), `seq` (last input sequence applied), `server` (the
+ *   writer), `gateway` (the gateway holding the player's connection: where a restore sends
+ *   `route_switch`), `session` (the session id: a new session restarts its inputs at 1), `online`
+ *   (`"1"` while the player is online and in `cellPlayers(cell)`, `"0"` after detach), `at` (ms
+ *   since the epoch). Written by one script that refuses a write whose `cellEpoch` is below
+ *   `cellEpochs[cell]` (a server whose lease was reassigned) or whose `epoch` is below the stored one
+ *   (the former owner of a handed-off player), and moves the account between cells' sets;
+ * - `cellPlayers(cell)`: set of the account ids checkpointed online in the cell (restored by the
+ *   server that gains the cell after a crash);
+ * - `cellEpochs`: hash cell → current epoch, raised (`HINCRBY`) by the authority at every change of
+ *   the cell's owner;
+ * - `owners`: hash cell → owning server id (`""`: none), the owners of the authority's last committed
+ *   map, written with `cellEpochs` in one fenced script and read back by the next leader after a
+ *   failover (only authorities read it);
+ * - `leader`: the authority leader's lock `{"id","leaderEpoch"}` (taken when absent, with a TTL; its
+ *   exact value is the leader's fencing token);
+ * - `leaderEpoch`: counter, `INCR` on every takeover.
  */
 export function worldKeys(prefix: string, world: string) {
   const base = `${prefix}world:${world}:`;
@@ -295,6 +319,7 @@ export function worldKeys(prefix: string, world: string) {
     checkpoint: (accountId: string) => `${base}checkpoint:${accountId}`,
     cellPlayers: (cell: string) => `${base}cell:${cell}:players`,
     cellEpochs: `${base}cell-epochs`,
+    owners: `${base}authority:owners`,
     leader: `${base}authority:leader`,
     leaderEpoch: `${base}authority:leader-epoch`,
   });
