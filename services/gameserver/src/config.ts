@@ -39,6 +39,8 @@ export interface GameServerConfig {
   readonly capacity: number;
   /** `ZONE_CHECKPOINT_MS`: period of the checkpoints of every player. Default 5000. */
   readonly checkpointMs: number;
+  /** `ZONE_HISTORY`: `1` publishes the history stream (`evt.world.<world>.history`), `0` (default) not. */
+  readonly history: boolean;
   /**
    * The world: `WORLD_NAME` (default `main`), `WORLD_WIDTH`, `WORLD_HEIGHT` (2000), `WORLD_COLS`,
    * `WORLD_ROWS` (2), `WORLD_TICK_HZ` (20), `WORLD_AOI_RADIUS` (100), `WORLD_GHOST_MARGIN` (the AOI radius).
@@ -241,6 +243,7 @@ export function loadConfig(env: Env = process.env): GameServerConfig {
     credential,
     capacity: readInt(env, "ZONE_CAPACITY", DEFAULT_CAPACITY, 1, 1_000_000, problems),
     checkpointMs: readInt(env, "ZONE_CHECKPOINT_MS", DEFAULT_CHECKPOINT_MS, 100, HOUR_MS, problems),
+    history: readInt(env, "ZONE_HISTORY", 0, 0, 1, problems) === 1,
     world: readWorld(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);

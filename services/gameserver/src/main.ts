@@ -102,6 +102,7 @@ const zone = new ZoneServer(
     subjects,
     redisPrefix: config.redisPrefix,
     checkpointMs: config.checkpointMs,
+    history: config.history,
   },
 );
 try {

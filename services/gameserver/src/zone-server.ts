@@ -69,6 +69,7 @@ import { type HeldLease, LeaseTable } from "./authority/lease-table.js";
 import { WorldMapView } from "./authority/world-map-view.js";
 import { CheckpointStore } from "./checkpoint/checkpoint-store.js";
 import { GameServerError, GameServerErrorCode } from "./errors.js";
+import { historyNow, historyTopic, ZoneHistory, type ZoneHistoryRecord } from "./history/zone-history.js";
 import { Histogram, type HistogramSnapshot } from "./metrics/histogram.js";
 import { TickLoop } from "./tick/tick-loop.js";
 
@@ -110,6 +111,12 @@ export interface ZoneServerOptions {
   readonly authorityTimeoutMs?: number;
   /** Pause between registrations while no authority answers, ms. Default {@link DEFAULT_REGISTER_RETRY_MS}. */
   readonly registerRetryMs?: number;
+  /**
+   * Publish the history stream (one record per tick on `evt.world.<world>.history`: players held,
+   * epochs, last applied inputs, ownership events; `src/history/zone-history.ts`). For tests and
+   * tools. Default false.
+   */
+  readonly history?: boolean;
 }
 
 /** What a zone server is built from (owned by the caller: `stop()` closes neither connection). */
@@ -166,6 +173,11 @@ export interface ZoneServerStats {
   readonly registered: boolean;
   readonly inputsApplied: number;
   readonly inputsRefused: number;
+  /**
+   * Restored players whose input stream was re-based on the first input after the restore (the
+   * inputs between their checkpoint and the gateway's acknowledgement died with the crashed owner).
+   */
+  readonly inputsRebased: number;
   readonly inputsForwarded: number;
   readonly inputsDropped: number;
   readonly handoffsOut: number;
@@ -196,6 +208,7 @@ export class ZoneServer {
   readonly #map: WorldMapView;
   readonly #loop: TickLoop;
   readonly #stall = new Histogram();
+  readonly #history: ZoneHistory | undefined;
   readonly #players = new Map<string, PlayerMeta>();
   readonly #outgoing = new Map<string, OutgoingHandoff>();
   /** The id of each player's last refused offer: reused while the map (and the target) stay the same. */
@@ -203,6 +216,8 @@ export class ZoneServer {
     string,
     { handoffId: string; target: string; cell: string; cellEpoch: number }
   >();
+  /** Players restored after a crash whose next input may re-base their stream (see #applyInput). */
+  readonly #rebase = new Set<string>();
   readonly #forwards = new Map<string, { target: string; until: number }>();
   readonly #accepted = new Map<string, { answer: HandoffAccept; at: number }>();
   readonly #subscriptions: Subscription[] = [];
@@ -212,6 +227,7 @@ export class ZoneServer {
     players: 0,
     inputsApplied: 0,
     inputsRefused: 0,
+    inputsRebased: 0,
     inputsForwarded: 0,
     inputsDropped: 0,
     handoffsOut: 0,
@@ -246,8 +262,17 @@ export class ZoneServer {
       forwardGraceMs: DEFAULT_FORWARD_GRACE_MS,
       authorityTimeoutMs: DEFAULT_AUTHORITY_TIMEOUT_MS,
       registerRetryMs: DEFAULT_REGISTER_RETRY_MS,
+      history: false,
       ...stripUndefined(options),
     });
+    this.#history = this.#options.history
+      ? new ZoneHistory(
+          deps.nc,
+          options.subjects.event(historyTopic(options.world.name)),
+          options.serverId,
+          options.world.name,
+        )
+      : undefined;
     this.#sim = deps.createSim(options.world);
     this.#sim.setCells([]);
     this.#store = new CheckpointStore(deps.redis, worldKeys(options.redisPrefix, options.world.name));
@@ -433,7 +458,9 @@ export class ZoneServer {
     this.#stopped = true;
     this.#loop.stop();
     if (this.#checkpointTimer !== undefined) clearInterval(this.#checkpointTimer);
-    for (const accountId of [...this.#players.keys()]) this.#sim.removePlayer(accountId);
+    for (const [accountId, meta] of this.#players) {
+      this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "fatal");
+    }
     this.#players.clear();
     this.#outgoing.clear();
     this.#forwards.clear();
@@ -472,7 +499,7 @@ export class ZoneServer {
       const snapshot = this.#sim.snapshot(accountId);
       const cell = snapshot === undefined ? meta.cell : this.#cellOf(snapshot);
       if (lost.has(cell) || lost.has(meta.cell)) {
-        this.#sim.removePlayer(accountId);
+        this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "lease lost");
         this.#players.delete(accountId);
       }
     }
@@ -496,12 +523,16 @@ export class ZoneServer {
       this.#forwards.delete(accountId);
       this.#sim.addPlayer(checkpoint.snapshot);
       this.#players.set(accountId, meta);
+      this.#history?.own(accountId, meta.epoch, checkpoint.snapshot.lastSeq, "restore");
       if (!(await this.#checkpoint(checkpoint.snapshot, meta, true))) {
-        this.#sim.removePlayer(accountId);
-        this.#players.delete(accountId);
+        if (this.#players.get(accountId) === meta) {
+          this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "restore refused");
+          this.#players.delete(accountId);
+        }
         continue;
       }
       this.#counters.restored++;
+      this.#rebase.add(accountId);
       this.#routeSwitch(accountId, meta, lease.cell);
       this.#log.info({ accountId, cell: lease.cell, epoch: meta.epoch }, "player restored from checkpoint");
     }
@@ -516,10 +547,44 @@ export class ZoneServer {
       this.#sim.setCells(this.#leases.cells());
       this.#dropCells(expired);
     }
+    if (this.#history === undefined) {
+      const result = this.#sim.step();
+      this.#publishUpdates(result);
+      this.#publishGhosts(result);
+      for (const crossing of result.crossings) this.#handOff(crossing, result.tick);
+      return;
+    }
+    const at = historyNow();
+    const held = [...this.#players].map(([id, meta]) => [id, meta.epoch, this.#outgoing.has(id)] as const);
     const result = this.#sim.step();
+    this.#history.tick(result.tick, at, this.#historyPlayers(held, result));
     this.#publishUpdates(result);
     this.#publishGhosts(result);
     for (const crossing of result.crossings) this.#handOff(crossing, result.tick);
+  }
+
+  /** The `players` of a history record: those held when the step began, with their ack after it. */
+  #historyPlayers(
+    held: readonly (readonly [string, number, boolean])[],
+    result: TickResult,
+  ): ZoneHistoryRecord["players"] {
+    const acks = new Map<string, number>();
+    for (const view of result.views) acks.set(view.accountId, view.ack);
+    for (const crossing of result.crossings) acks.set(crossing.accountId, crossing.snapshot.lastSeq);
+    return held.map(([id, epoch, frozen]) => {
+      const seq = acks.get(id) ?? this.#sim.snapshot(id)?.lastSeq ?? 0;
+      return [id, epoch, seq, frozen ? 1 : 0] as const;
+    });
+  }
+
+  /** A history `drop` event (when the stream is on). */
+  #historyDrop(
+    accountId: string,
+    meta: PlayerMeta,
+    snapshot: PlayerSnapshot | undefined,
+    reason: string,
+  ): void {
+    this.#history?.drop(accountId, meta.epoch, snapshot?.lastSeq ?? 0, reason);
   }
 
   #publishUpdates(result: TickResult): void {
@@ -726,6 +791,11 @@ export class ZoneServer {
     this.#outgoing.delete(accountId);
     if (this.#stopped && !accepted) return;
     if (accepted) {
+      if (this.#history !== undefined) {
+        const meta = this.#players.get(accountId);
+        const seq = this.#sim.snapshot(accountId)?.lastSeq ?? 0;
+        this.#history.out(accountId, meta?.epoch ?? 0, seq, pending.target);
+      }
       this.#sim.release(accountId);
       this.#players.delete(accountId);
       this.#retryIds.delete(accountId);
@@ -869,7 +939,23 @@ export class ZoneServer {
   }
 
   #applyInput(accountId: string, seq: number, data: unknown): void {
-    const result = this.#sim.input(accountId, seq, data);
+    let result = this.#sim.input(accountId, seq, data);
+    if (this.#rebase.has(accountId)) {
+      // A player restored from a checkpoint after a crash: the gateway already trimmed the inputs the
+      // dead owner acknowledged after that checkpoint, so its re-sent stream starts above the
+      // checkpoint's seq. The first input after the restore re-bases the stream (docs/protocol.md
+      // §12, crash recovery): the progress lost is bounded by one checkpoint interval, and the
+      // stream flows again instead of stalling on a hole nobody can fill.
+      if (result === "gap") {
+        const snapshot = this.#sim.snapshot(accountId);
+        if (snapshot !== undefined) {
+          this.#sim.addPlayer({ ...snapshot, lastSeq: seq - 1 });
+          this.#counters.inputsRebased++;
+          result = this.#sim.input(accountId, seq, data);
+        }
+      }
+      if (result === "applied") this.#rebase.delete(accountId);
+    }
     if (result === "applied") this.#counters.inputsApplied++;
     else this.#counters.inputsRefused++;
   }
@@ -895,6 +981,7 @@ export class ZoneServer {
       return;
     }
     const snapshot = this.#sim.removePlayer(accountId);
+    this.#historyDrop(accountId, meta, snapshot, `detach ${detach.reason}`);
     this.#players.delete(accountId);
     this.#retryIds.delete(accountId);
     if (snapshot !== undefined) void this.#checkpoint(snapshot, meta, false);
@@ -961,10 +1048,11 @@ export class ZoneServer {
       cell,
     };
     this.#players.set(accountId, meta);
+    this.#history?.own(accountId, epoch, snapshot.lastSeq, "install");
     this.#forwards.delete(accountId);
     this.#retryIds.delete(accountId);
     if (!(await this.#checkpoint(snapshot, meta, true))) {
-      this.#sim.removePlayer(accountId);
+      this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "install refused");
       this.#players.delete(accountId);
       return worldError(GameServerErrorCode.StaleEpoch, `checkpoint of ${accountId} refused: stale epoch`);
     }
@@ -1009,12 +1097,13 @@ export class ZoneServer {
       cell: offer.cell,
     };
     this.#players.set(accountId, meta);
+    this.#history?.own(accountId, offer.playerEpoch, offer.lastSeq, "handoff", offer.fromServer);
     this.#forwards.delete(accountId);
     this.#retryIds.delete(accountId);
     // Checkpoint before accepting: from the accept on, the target's state is the player's truth.
     if (!(await this.#checkpoint(snapshot, meta, true))) {
       if (this.#players.get(accountId) === meta) {
-        this.#sim.removePlayer(accountId);
+        this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "handoff refused");
         this.#players.delete(accountId);
       }
       return refusal(handoffId, GameServerErrorCode.StaleEpoch);
@@ -1091,7 +1180,7 @@ export class ZoneServer {
         ) {
           // Another server owns the player under a higher epoch (an answer lost, a restore elsewhere):
           // this copy is stale, stop acting for it.
-          this.#sim.removePlayer(accountId);
+          this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "stale epoch");
           this.#players.delete(accountId);
           this.#log.warn(
             { accountId, epoch: meta.epoch },
