@@ -11,6 +11,13 @@ import type { Benchmark } from "./harness.js";
 import { lobbyLocateBenchmark } from "./lobby/locate-benchmark.js";
 import { lobbyLoginBenchmark } from "./lobby/login-benchmark.js";
 import { tcpEchoBenchmark, tcpEchoShallowBenchmark, wsEchoBenchmark } from "./netengine/echo-benchmarks.js";
+import { worldHandoffStallBenchmark } from "./world/handoff-benchmark.js";
+import {
+  worldMaxEntitiesBenchmark,
+  worldTick1kBenchmark,
+  worldTick5kBenchmark,
+  worldTick10kBenchmark,
+} from "./world/tick-benchmarks.js";
 
 export const benchmarks: readonly Benchmark[] = [
   tcpEchoBenchmark,
@@ -21,4 +28,9 @@ export const benchmarks: readonly Benchmark[] = [
   gatewayRelayBenchmark,
   gatewayAcceptBanlistBenchmark,
   gatewayIdleMemoryBenchmark,
+  worldTick1kBenchmark,
+  worldTick5kBenchmark,
+  worldTick10kBenchmark,
+  worldMaxEntitiesBenchmark,
+  worldHandoffStallBenchmark,
 ];
