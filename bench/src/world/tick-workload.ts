@@ -30,6 +30,7 @@
  * @module
  */
 import {
+  encodeBatches,
   encodeMessage,
   GATEWAY_UPDATES_CHANNEL,
   type GatewayUpdates,
@@ -311,22 +312,16 @@ export class ZoneTickWorkload implements TickWorkload {
   }
 }
 
-/** `ZoneServer.#publishSplit`, encoding only: as few messages as fit `maxItems` and the size limit. */
-function encodeSplit<T>(
+/** `ZoneServer.#publishSplit`, encoding only: the shared `encodeBatches` of libs/protocol. */
+function encodeSplit<T extends object>(
   out: [string, Uint8Array][],
   subject: string,
   items: readonly T[],
   maxItems: number,
   build: (part: readonly T[]) => { readonly t: string },
 ): void {
-  for (let start = 0; start < items.length; start += maxItems) {
-    const part = items.slice(start, start + maxItems);
-    const bytes = encodeMessage(build(part));
-    if (bytes.length <= WORLD_MAX_MESSAGE_BYTES) {
-      out.push([subject, bytes]);
-    } else if (part.length > 1) {
-      encodeSplit(out, subject, part, Math.ceil(part.length / 2), build);
-    } // one entry over the limit: the server drops it (logged); so do we
+  for (const bytes of encodeBatches(items, build, maxItems, WORLD_MAX_MESSAGE_BYTES).messages) {
+    out.push([subject, bytes]);
   }
 }
 

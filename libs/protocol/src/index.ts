@@ -3,6 +3,7 @@
  * MessagePack codec, the protocol version, error and close codes, and NATS subject names.
  * Imports no other Meridian package. `docs/protocol.md` is the normative wire description.
  */
+export { type EncodedBatches, encodeBatches } from "./batch-encoder.js";
 export { CloseCode, closeCodeFor } from "./close-codes.js";
 export { DECODE_ERROR_CODES, ProtocolError, ProtocolErrorCode } from "./errors.js";
 export {

@@ -24,6 +24,7 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
+  encodeBatches,
   encodeMessage,
   GATEWAY_ROUTES_CHANNEL,
   GATEWAY_UPDATES_CHANNEL,
@@ -610,27 +611,19 @@ export class ZoneServer {
     }
   }
 
-  /** Publishes `items` in as few messages as fit `maxItems` and the world's size limit. */
-  #publishSplit<T>(
+  /**
+   * Publishes `items` in as few messages as fit `maxItems` and the world's size limit
+   * (`encodeBatches`: each item measured once, each part encoded once).
+   */
+  #publishSplit<T extends object>(
     subject: string,
     items: readonly T[],
     maxItems: number,
     build: (part: readonly T[]) => { readonly t: string },
   ): void {
-    for (let start = 0; start < items.length; start += maxItems) {
-      const part = items.slice(start, start + maxItems);
-      const bytes = encodeMessage(build(part));
-      if (bytes.length <= WORLD_MAX_MESSAGE_BYTES || part.length <= 1) {
-        if (bytes.length > WORLD_MAX_MESSAGE_BYTES) {
-          this.#log.error({ subject, bytes: bytes.length }, "message too large: dropped");
-          continue;
-        }
-        this.#nc.publish(subject, bytes);
-      } else {
-        const half = Math.ceil(part.length / 2);
-        this.#publishSplit(subject, part, half, build);
-      }
-    }
+    const { messages, dropped } = encodeBatches(items, build, maxItems, WORLD_MAX_MESSAGE_BYTES);
+    for (const bytes of messages) this.#nc.publish(subject, bytes);
+    if (dropped > 0) this.#log.error({ subject, dropped }, "entries larger than a message: dropped");
   }
 
   #publishGhosts(result: TickResult): void {
