@@ -201,6 +201,9 @@ export async function runCluster({ root, env, urls, log }) {
         GATEWAY_TCP_PORT: tcpPort,
         GATEWAY_WS_PORT: wsPort,
         GATEWAY_RATE_MSGS_PER_S: "200",
+        // Every bot and local client connects from 127.0.0.1.
+        GATEWAY_MAX_CONNECTIONS_PER_IP: "10000",
+        GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S: "1000",
       },
       '"msg":"gateway ready"',
     );

@@ -57,6 +57,12 @@ export interface GatewayConfig {
   readonly preAuthMs: number;
   /** `GATEWAY_BAN_RESYNC_MS`: period of the full reload of the ban mirror. Default 30000. */
   readonly banResyncMs: number;
+  /**
+   * `GATEWAY_MAX_CONNECTIONS_PER_IP` (default 32) and `GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S` (default
+   * 16): the accept guard's per-IP limits (IPv6 counted per /64). Raise them behind a NAT or for load
+   * tests from one machine.
+   */
+  readonly perIp: { readonly maxConnections: number; readonly newPerSecond: number };
   /** `GATEWAY_LOBBY_TIMEOUT_MS`: bound on one lobby request. Default 5000. */
   readonly lobbyTimeoutMs: number;
   /** `GATEWAY_SHUTDOWN_MS`: bound on a graceful shutdown. Default 5000. */
@@ -260,6 +266,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     heartbeatMs: readInt(env, "GATEWAY_HEARTBEAT_MS", 15_000, 100, 600_000, problems),
     preAuthMs: readInt(env, "GATEWAY_PREAUTH_MS", 5_000, 1_000, 60_000, problems),
     banResyncMs: readInt(env, "GATEWAY_BAN_RESYNC_MS", 30_000, 1_000, DAY_MS, problems),
+    perIp: {
+      maxConnections: readInt(env, "GATEWAY_MAX_CONNECTIONS_PER_IP", 32, 1, 10_000_000, problems),
+      newPerSecond: readInt(env, "GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S", 16, 1, 10_000_000, problems),
+    },
     lobbyTimeoutMs: readInt(env, "GATEWAY_LOBBY_TIMEOUT_MS", 5_000, 100, 120_000, problems),
     shutdownMs: readInt(env, "GATEWAY_SHUTDOWN_MS", 5_000, 500, 120_000, problems),
   };

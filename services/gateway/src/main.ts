@@ -100,6 +100,10 @@ const gateway = new Gateway(
     heartbeatMs: config.heartbeatMs,
     preAuthMs: config.preAuthMs,
     banResyncMs: config.banResyncMs,
+    guard: {
+      maxConnectionsPerIp: config.perIp.maxConnections,
+      maxNewConnectionsPerIpPerSecond: config.perIp.newPerSecond,
+    },
     lobbyTimeoutMs: config.lobbyTimeoutMs,
     shutdownMs: config.shutdownMs,
   },

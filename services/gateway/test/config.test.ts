@@ -33,6 +33,7 @@ describe("config", () => {
     assert.equal(config.preAuthMs, 5_000);
     assert.equal(config.tls, undefined);
     assert.equal(config.trustProxyTls, false);
+    assert.deepEqual(config.perIp, { maxConnections: 32, newPerSecond: 16 });
     assert.match(config.id, /^gw-[A-Za-z0-9_-]+-\d+$/);
     assert.ok(Object.isFrozen(config));
   });
@@ -47,9 +48,13 @@ describe("config", () => {
         MERIDIAN_NATS_URL: "http://x",
         MERIDIAN_REDIS_URL: "nope",
         GATEWAY_RATE_MSGS_PER_S: "0",
+        GATEWAY_MAX_CONNECTIONS_PER_IP: "0",
+        GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S: "lots",
       }).sort(),
       [
         "GATEWAY_ID",
+        "GATEWAY_MAX_CONNECTIONS_PER_IP",
+        "GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S",
         "GATEWAY_RATE_MSGS_PER_S",
         "GATEWAY_TCP_PORT",
         "GATEWAY_TRUST_PROXY_TLS",
@@ -58,6 +63,14 @@ describe("config", () => {
         "MERIDIAN_REDIS_URL",
       ],
     );
+  });
+
+  it("config - per-IP limits are read", () => {
+    const config = loadConfig({
+      GATEWAY_MAX_CONNECTIONS_PER_IP: "5000",
+      GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S: "400",
+    });
+    assert.deepEqual(config.perIp, { maxConnections: 5000, newPerSecond: 400 });
   });
 
   it("config - TLS files: both or neither, and readable", () => {
