@@ -7,12 +7,21 @@
  * world must load the same world configuration.
  */
 import { hostname } from "node:os";
+import {
+  defaultInstanceId,
+  type Env,
+  type MeridianEnv,
+  readEnvMode,
+  readInt,
+  readNatsServers,
+  readNumber,
+  readPattern,
+  readRedisUrl,
+} from "@meridian/service-kit";
 import { type WorldConfig, WorldError, worldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
-/** The modes the service runs in. */
-export const MeridianEnv = { Development: "development", Production: "production" } as const;
-export type MeridianEnv = (typeof MeridianEnv)[keyof typeof MeridianEnv];
+export { MeridianEnv } from "@meridian/service-kit";
 
 /** Default period of the periodic checkpoints, ms. */
 export const DEFAULT_CHECKPOINT_MS = 5_000;
@@ -48,112 +57,9 @@ export interface GameServerConfig {
   readonly world: WorldConfig;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-function readInt(
-  env: Env,
-  variable: string,
-  fallback: number,
-  min: number,
-  max: number,
-  problems: ConfigProblem[],
-): number {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw)) {
-    problems.push({ variable, message: `must be a whole number between ${min} and ${max}, got "${raw}"` });
-    return fallback;
-  }
-  const value = Number(raw);
-  if (value < min || value > max) {
-    problems.push({ variable, message: `must be between ${min} and ${max}, got ${value}` });
-    return fallback;
-  }
-  return value;
-}
-
-function readNumber(env: Env, variable: string, problems: ConfigProblem[]): number | undefined {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!/^[0-9.eE+-]+$/.test(raw) || !Number.isFinite(value)) {
-    problems.push({ variable, message: `must be a number, got "${raw}"` });
-    return undefined;
-  }
-  return value;
-}
-
-function readPattern(
-  env: Env,
-  variable: string,
-  fallback: string,
-  pattern: RegExp,
-  expected: string,
-  problems: ConfigProblem[],
-): string {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  if (!pattern.test(raw)) {
-    problems.push({ variable, message: `must be ${expected}, got "${raw}"` });
-    return fallback;
-  }
-  return raw;
-}
-
-function readEnvMode(env: Env, problems: ConfigProblem[]): MeridianEnv {
-  const modes: readonly string[] = Object.values(MeridianEnv);
-  const raw = env.MERIDIAN_ENV?.trim();
-  if (raw === undefined || raw === "") return MeridianEnv.Development;
-  if (modes.includes(raw)) return raw as MeridianEnv;
-  problems.push({ variable: "MERIDIAN_ENV", message: `must be one of ${modes.join(", ")}, got "${raw}"` });
-  return MeridianEnv.Development;
-}
-
-function readRedisUrl(env: Env, problems: ConfigProblem[]): string {
-  const variable = "MERIDIAN_REDIS_URL";
-  const fallback = "redis://127.0.0.1:6379";
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  try {
-    const url = new URL(raw);
-    if ((url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "") return raw;
-  } catch {
-    // reported below
-  }
-  problems.push({ variable, message: `must be redis://host:port or rediss://host:port, got "${raw}"` });
-  return fallback;
-}
-
-function readNatsServers(env: Env, problems: ConfigProblem[]): readonly string[] {
-  const variable = "MERIDIAN_NATS_URL";
-  const fallback = Object.freeze(["nats://127.0.0.1:4222"]);
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  const servers = raw.split(",").map((part) => part.trim());
-  for (const server of servers) {
-    let ok = false;
-    try {
-      const url = new URL(server);
-      ok = ["nats:", "tls:"].includes(url.protocol) && url.hostname !== "";
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
-      problems.push({
-        variable,
-        message: `must be nats://host:port (or tls://), comma-separated for several; "${server}" is not`,
-      });
-      return fallback;
-    }
-  }
-  return Object.freeze(servers);
-}
-
 /** `zone-<hostname>-<pid>` reduced to one NATS subject token of at most 64 characters. */
 export function defaultServerId(host: string = hostname(), pid: number = process.pid): string {
-  const clean = host.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "") || "host";
-  const head = `zone-${clean}`.slice(0, 64 - String(pid).length - 1);
-  return `${head}-${pid}`;
+  return defaultInstanceId("zone", host, pid);
 }
 
 /** The world configuration's fields and their variables. */
