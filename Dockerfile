@@ -18,6 +18,7 @@ RUN corepack install
 COPY libs/client/package.json libs/client/
 COPY libs/netengine/package.json libs/netengine/
 COPY libs/protocol/package.json libs/protocol/
+COPY libs/service-kit/package.json libs/service-kit/
 COPY libs/testkit/package.json libs/testkit/
 COPY libs/world/package.json libs/world/
 COPY services/authority/package.json services/authority/

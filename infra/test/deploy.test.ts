@@ -21,9 +21,17 @@ const SERVICE_SCRIPT = /^services\/([a-z]+)\/dist\/main\.js$/;
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** The environment variable names a service's `src/config.ts` (its only reader of process.env) names. */
+/**
+ * The environment variable names a service's `src/config.ts` (its only reader of process.env) names,
+ * plus those the shared readers of `libs/service-kit` read for every service that uses them
+ * (`MERIDIAN_ENV`, `MERIDIAN_REDIS_URL`, `MERIDIAN_NATS_URL`).
+ */
 function configVariables(service: string): Set<string> {
-  const text = readFileSync(join(ROOT, "services", service, "src", "config.ts"), "utf8");
+  const own = readFileSync(join(ROOT, "services", service, "src", "config.ts"), "utf8");
+  const kit = own.includes("@meridian/service-kit")
+    ? readFileSync(join(ROOT, "libs", "service-kit", "src", "env.ts"), "utf8")
+    : "";
+  const text = `${own}\n${kit}`;
   const names = new Set<string>();
   for (const m of text.matchAll(/"([A-Z][A-Z0-9_]+)"|\benv\.([A-Z][A-Z0-9_]+)/g))
     names.add(m[1] ?? m[2] ?? "");

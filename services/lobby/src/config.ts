@@ -3,6 +3,16 @@
  * {@link loadConfig}'s argument, which `main.ts` passes). Every variable is validated at start; every
  * bad value is reported at once, each with its own clear message, in one {@link ConfigError}.
  */
+
+import {
+  type Env,
+  MeridianEnv,
+  readBoolean,
+  readEnvMode,
+  readInt,
+  readNatsServers,
+  readPattern,
+} from "@meridian/service-kit";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import {
   DEFAULT_BASE_DELAY_MS,
@@ -26,9 +36,8 @@ export const MAX_ARGON2_MEMORY_KIB = 4 * 1024 * 1024;
 /** Upper bound on the time cost accepted from the environment, a guard against typos. */
 export const MAX_ARGON2_TIME_COST = 100;
 
-/** The modes the service runs in. */
-export const MeridianEnv = { Development: "development", Production: "production" } as const;
-export type MeridianEnv = (typeof MeridianEnv)[keyof typeof MeridianEnv];
+/** The modes the lobby runs in (`MERIDIAN_ENV`): shared by every service. */
+export { MeridianEnv } from "@meridian/service-kit";
 
 /** Argon2id parameters. */
 export interface Argon2Params {
@@ -113,39 +122,6 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 /** Default port of the admin HTTP API. */
 export const DEFAULT_ADMIN_PORT = 7480;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-function readInt(
-  env: Env,
-  variable: string,
-  fallback: number,
-  min: number,
-  max: number,
-  problems: ConfigProblem[],
-): number {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw)) {
-    problems.push({ variable, message: `must be a whole number between ${min} and ${max}, got "${raw}"` });
-    return fallback;
-  }
-  const value = Number(raw);
-  if (value < min || value > max) {
-    problems.push({ variable, message: `must be between ${min} and ${max}, got ${value}` });
-    return fallback;
-  }
-  return value;
-}
-
-function readBoolean(env: Env, variable: string, fallback: boolean, problems: ConfigProblem[]): boolean {
-  const raw = env[variable]?.trim().toLowerCase();
-  if (raw === undefined || raw === "") return fallback;
-  if (["true", "1", "yes", "on"].includes(raw)) return true;
-  if (["false", "0", "no", "off"].includes(raw)) return false;
-  problems.push({ variable, message: `must be true or false (or 1/0, yes/no, on/off), got "${raw}"` });
-  return fallback;
-}
-
 function readPostgresUrl(env: Env, problems: ConfigProblem[]): string {
   const variable = "MERIDIAN_POSTGRES_URL";
   const raw = env[variable]?.trim();
@@ -178,16 +154,6 @@ function readPostgresUrl(env: Env, problems: ConfigProblem[]): string {
     return "";
   }
   return raw;
-}
-
-function readEnvMode(env: Env, problems: ConfigProblem[]): MeridianEnv {
-  const variable = "MERIDIAN_ENV";
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return MeridianEnv.Development;
-  const modes: readonly string[] = Object.values(MeridianEnv);
-  if (modes.includes(raw)) return raw as MeridianEnv;
-  problems.push({ variable, message: `must be one of ${modes.join(", ")}, got "${raw}"` });
-  return MeridianEnv.Development;
 }
 
 function readLoginThrottle(env: Env, problems: ConfigProblem[]): LoginThrottleConfig {
@@ -236,23 +202,6 @@ function readLoginThrottle(env: Env, problems: ConfigProblem[]): LoginThrottleCo
   });
 }
 
-function readPattern(
-  env: Env,
-  variable: string,
-  fallback: string,
-  pattern: RegExp,
-  expected: string,
-  problems: ConfigProblem[],
-): string {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  if (!pattern.test(raw)) {
-    problems.push({ variable, message: `must be ${expected}, got "${raw}"` });
-    return fallback;
-  }
-  return raw;
-}
-
 function readUrl(
   env: Env,
   variable: string,
@@ -277,30 +226,6 @@ function readUrl(
     return fallback;
   }
   return raw;
-}
-
-function readNatsServers(env: Env, problems: ConfigProblem[]): readonly string[] {
-  const variable = "MERIDIAN_NATS_URL";
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === "") return Object.freeze(["nats://127.0.0.1:4222"]);
-  const servers = raw.split(",").map((part) => part.trim());
-  for (const server of servers) {
-    let ok = false;
-    try {
-      const url = new URL(server);
-      ok = ["nats:", "tls:"].includes(url.protocol) && url.hostname !== "";
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
-      problems.push({
-        variable,
-        message: `must be nats://host:port (or tls://), comma-separated for several; "${server}" is not`,
-      });
-      return Object.freeze(["nats://127.0.0.1:4222"]);
-    }
-  }
-  return Object.freeze(servers);
 }
 
 function readAdminToken(env: Env, production: boolean, problems: ConfigProblem[]): string {
