@@ -73,6 +73,9 @@ export async function runCluster({ root, env, urls, log }) {
         cwd: root,
         env: { ...common, ...extraEnv },
         stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group: a terminal's Ctrl-C reaches this launcher only, which then stops
+        // the processes in order (bots first, the lobby last) instead of all at once.
+        detached: true,
       });
       let buffered = "";
       let ready = readyText === undefined;
@@ -119,7 +122,11 @@ export async function runCluster({ root, env, urls, log }) {
     stopping = true;
     log("stopping the cluster…");
     for (const proc of [...running].reverse()) {
-      if (proc.child.exitCode !== null || proc.child.signalCode !== null) continue;
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+        log(`  ${proc.name} had already stopped`);
+        if (proc.name === "authority") await revokeIssued();
+        continue;
+      }
       proc.child.kill("SIGTERM");
       const timer = setTimeout(() => proc.child.kill("SIGKILL"), STOP_TIMEOUT_MS);
       await proc.exited;
@@ -149,9 +156,20 @@ export async function runCluster({ root, env, urls, log }) {
     }
   };
 
-  const onSignal = () => void stopAll().then(() => process.exit(0));
+  // Under `npm start` a Ctrl-C arrives twice (from the terminal and from npm): the second one must
+  // not cut the ordered stop short.
+  const onSignal = () => {
+    if (stopping) return;
+    void stopAll().then(() => process.exit(0));
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // The children have their own process groups: never leave one behind when this process exits.
+  process.on("exit", () => {
+    for (const proc of running) {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGKILL");
+    }
+  });
 
   try {
     log(`database: ${postgresUrl.host}/${database}`);
