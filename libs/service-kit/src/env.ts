@@ -145,3 +145,27 @@ export function defaultInstanceId(prefix: string, host: string, pid: number): st
   const head = `${prefix}-${clean}`.slice(0, 64 - String(pid).length - 1);
   return `${head}-${pid}`;
 }
+
+/** `MERIDIAN_REDIS_PREFIX`: the prefix of every Redis key of the cluster. Default `meridian:`. */
+export function readRedisPrefix(env: Env, problems: ConfigProblem[]): string {
+  return readPattern(
+    env,
+    "MERIDIAN_REDIS_PREFIX",
+    "meridian:",
+    /^[A-Za-z0-9_.:-]{1,64}$/,
+    "1–64 letters, digits, _ . : or -",
+    problems,
+  );
+}
+
+/** `MERIDIAN_SUBJECT_PREFIX`: the prefix of every NATS subject of the cluster. Default `meridian`. */
+export function readSubjectPrefix(env: Env, problems: ConfigProblem[]): string {
+  return readPattern(
+    env,
+    "MERIDIAN_SUBJECT_PREFIX",
+    "meridian",
+    /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+    "NATS subject tokens of letters, digits, _ and - joined by dots",
+    problems,
+  );
+}

@@ -13,5 +13,7 @@ export {
   readNatsServers,
   readNumber,
   readPattern,
+  readRedisPrefix,
   readRedisUrl,
+  readSubjectPrefix,
 } from "./env.js";

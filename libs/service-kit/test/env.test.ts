@@ -95,3 +95,27 @@ describe("service kit - env readers", () => {
     assert.equal(defaultInstanceId("auth", "...", 1), "auth-host-1");
   });
 });
+
+describe("service kit - cluster prefixes", () => {
+  it("env - Redis key and NATS subject prefixes: defaults, good values, bad ones reported", async () => {
+    const { readRedisPrefix, readSubjectPrefix } = await import("@meridian/service-kit");
+    assert.deepEqual(
+      run((p) => readRedisPrefix({}, p)),
+      { value: "meridian:", problems: [] },
+    );
+    assert.deepEqual(
+      run((p) => readSubjectPrefix({}, p)),
+      { value: "meridian", problems: [] },
+    );
+    assert.equal(run((p) => readRedisPrefix({ MERIDIAN_REDIS_PREFIX: "w1:" }, p)).value, "w1:");
+    assert.equal(run((p) => readSubjectPrefix({ MERIDIAN_SUBJECT_PREFIX: "prod.w1" }, p)).value, "prod.w1");
+    assert.deepEqual(run((p) => readRedisPrefix({ MERIDIAN_REDIS_PREFIX: "has space" }, p)).problems, [
+      "MERIDIAN_REDIS_PREFIX",
+    ]);
+    for (const bad of ["a..b", "a.*", ".a"]) {
+      assert.deepEqual(run((p) => readSubjectPrefix({ MERIDIAN_SUBJECT_PREFIX: bad }, p)).problems, [
+        "MERIDIAN_SUBJECT_PREFIX",
+      ]);
+    }
+  });
+});

@@ -13,7 +13,9 @@ import {
   readNatsServers,
   readNumber,
   readPattern,
+  readRedisPrefix,
   readRedisUrl,
+  readSubjectPrefix,
 } from "@meridian/service-kit";
 import { inBounds, type WorldConfig, WorldError, worldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
@@ -144,23 +146,9 @@ export function loadConfig(env: Env = process.env): AuthorityConfig {
   const config = {
     env: readEnvMode(env, problems),
     redisUrl: readRedisUrl(env, problems),
-    redisPrefix: readPattern(
-      env,
-      "MERIDIAN_REDIS_PREFIX",
-      "meridian:",
-      /^[A-Za-z0-9_.:-]{1,64}$/,
-      "1–64 letters, digits, _ . : or -",
-      problems,
-    ),
+    redisPrefix: readRedisPrefix(env, problems),
     natsServers: readNatsServers(env, problems),
-    subjectPrefix: readPattern(
-      env,
-      "MERIDIAN_SUBJECT_PREFIX",
-      "meridian",
-      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
-      "NATS subject tokens of letters, digits, _ and - joined by dots",
-      problems,
-    ),
+    subjectPrefix: readSubjectPrefix(env, problems),
     id: readPattern(
       env,
       "AUTHORITY_ID",

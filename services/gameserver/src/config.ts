@@ -16,7 +16,9 @@ import {
   readNatsServers,
   readNumber,
   readPattern,
+  readRedisPrefix,
   readRedisUrl,
+  readSubjectPrefix,
 } from "@meridian/service-kit";
 import { type WorldConfig, WorldError, worldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
@@ -121,23 +123,9 @@ export function loadConfig(env: Env = process.env): GameServerConfig {
   const config: GameServerConfig = {
     env: readEnvMode(env, problems),
     redisUrl: readRedisUrl(env, problems),
-    redisPrefix: readPattern(
-      env,
-      "MERIDIAN_REDIS_PREFIX",
-      "meridian:",
-      /^[A-Za-z0-9_.:-]{1,64}$/,
-      "1–64 letters, digits, _ . : or -",
-      problems,
-    ),
+    redisPrefix: readRedisPrefix(env, problems),
     natsServers: readNatsServers(env, problems),
-    subjectPrefix: readPattern(
-      env,
-      "MERIDIAN_SUBJECT_PREFIX",
-      "meridian",
-      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
-      "NATS subject tokens of letters, digits, _ and - joined by dots",
-      problems,
-    ),
+    subjectPrefix: readSubjectPrefix(env, problems),
     serverId: readPattern(
       env,
       "ZONE_SERVER_ID",

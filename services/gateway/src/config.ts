@@ -14,7 +14,9 @@ import {
   readInt,
   readNatsServers,
   readPattern,
+  readRedisPrefix,
   readRedisUrl,
+  readSubjectPrefix,
 } from "@meridian/service-kit";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
@@ -121,23 +123,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const config: GatewayConfig = {
     env: readEnvMode(env, problems),
     redisUrl: readRedisUrl(env, problems),
-    redisPrefix: readPattern(
-      env,
-      "MERIDIAN_REDIS_PREFIX",
-      "meridian:",
-      /^[A-Za-z0-9_.:-]{1,64}$/,
-      "1–64 letters, digits, _ . : or -",
-      problems,
-    ),
+    redisPrefix: readRedisPrefix(env, problems),
     natsServers: readNatsServers(env, problems),
-    subjectPrefix: readPattern(
-      env,
-      "MERIDIAN_SUBJECT_PREFIX",
-      "meridian",
-      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
-      "NATS subject tokens of letters, digits, _ and - joined by dots",
-      problems,
-    ),
+    subjectPrefix: readSubjectPrefix(env, problems),
     id: readPattern(
       env,
       "GATEWAY_ID",

@@ -12,6 +12,8 @@ import {
   readInt,
   readNatsServers,
   readPattern,
+  readRedisPrefix,
+  readSubjectPrefix,
 } from "@meridian/service-kit";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import {
@@ -304,22 +306,8 @@ export function loadConfig(env: Env = process.env): LobbyConfig {
     problems,
   );
   const natsServers = readNatsServers(env, problems);
-  const redisPrefix = readPattern(
-    env,
-    "MERIDIAN_REDIS_PREFIX",
-    "meridian:",
-    /^[A-Za-z0-9_.:-]{1,64}$/,
-    "1–64 letters, digits, _ . : or -",
-    problems,
-  );
-  const subjectPrefix = readPattern(
-    env,
-    "MERIDIAN_SUBJECT_PREFIX",
-    "meridian",
-    /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
-    "NATS subject tokens of letters, digits, _ and - joined by dots",
-    problems,
-  );
+  const redisPrefix = readRedisPrefix(env, problems);
+  const subjectPrefix = readSubjectPrefix(env, problems);
   const requireTls = readBoolean(env, "LOBBY_REQUIRE_TLS", production, problems);
   const adminToken = readAdminToken(env, production, problems);
   const adminHttp = Object.freeze({
