@@ -15,10 +15,11 @@
  * - {@link ZoneTickWorkload} (the subject): per tick, the inputs go through `sim.input` (validated,
  *   queued), `sim.step()` (inputs, systems, the spatial index, every player's view delta, crossings,
  *   ghosts), then exactly what the zone server does with the result: one `gateway_updates` per
- *   gateway (entries `{ accountId, epoch, ack, data }`), split like `ZoneServer.#publishSplit`
- *   (10,000 entries, then halves while over `WORLD_MAX_MESSAGE_BYTES`), one `ghost_batch` per
- *   neighbouring owner, each encoded with the protocol's `encodeMessage` (MessagePack) and, when a
- *   NATS connection is given, published.
+ *   gateway (entries `{ accountId, epoch, ack, data }`), packed like `ZoneServer.#publishUpdates`
+ *   (the protocol's `encodeSharedBatches` in one `MessagePackWriter.shared` scope per tick: an
+ *   entity change seen by many players is packed once; at most 10,000 entries and
+ *   `WORLD_MAX_MESSAGE_BYTES` per message), one `ghost_batch` per neighbouring owner encoded with
+ *   the protocol's `encodeMessage` (MessagePack) and, when a NATS connection is given, published.
  * - {@link BareTickWorkload} (the baseline): the same entities (same spawns, same positions, same
  *   random source) moved by the same update loop, the demo game's own `validateInput`,
  *   `applyInput` and `systems`, over plain objects with a context whose `moveTo` only clamps and
@@ -30,11 +31,12 @@
  * @module
  */
 import {
-  encodeBatches,
   encodeMessage,
+  encodeSharedBatches,
   GATEWAY_UPDATES_CHANNEL,
   type GatewayUpdates,
   type GhostBatch,
+  MessagePackWriter,
   type Subjects,
   WORLD_MAX_MESSAGE_BYTES,
   ZONE_GHOSTS_CHANNEL,
@@ -211,6 +213,7 @@ export class ZoneTickWorkload implements TickWorkload {
   readonly #target: PublishTarget | undefined;
   readonly #updateSubjects: Map<string, string>;
   readonly #ghostSubjects = new Map<string, string>();
+  readonly #writer = new MessagePackWriter();
 
   constructor(entities: number, target?: PublishTarget) {
     const world = tickWorld();
@@ -265,15 +268,22 @@ export class ZoneTickWorkload implements TickWorkload {
       }
       entries.push({ accountId: view.accountId, epoch: 1, ack: view.ack, data: view.data });
     }
-    for (const [gateway, updates] of byGateway) {
-      const subject = this.#updateSubjects.get(gateway) as string;
-      encodeSplit(out, subject, updates, 10_000, (part) => ({
-        t: "gateway_updates",
-        server: SERVER_ID,
-        tick: result.tick,
-        updates: part,
-      }));
-    }
+    const writer = this.#writer;
+    const envelope = { t: "gateway_updates", server: SERVER_ID, tick: result.tick } as const;
+    writer.shared(() => {
+      for (const [gateway, updates] of byGateway) {
+        const subject = this.#updateSubjects.get(gateway) as string;
+        const { messages } = encodeSharedBatches(
+          writer,
+          envelope,
+          "updates",
+          updates,
+          10_000,
+          WORLD_MAX_MESSAGE_BYTES,
+        );
+        for (const bytes of messages) out.push([subject, bytes]);
+      }
+    });
     for (const [cell, batch] of result.ghosts) {
       const owner = NEIGHBOUR_OWNERS[cell];
       if (owner === undefined) continue;
@@ -309,19 +319,6 @@ export class ZoneTickWorkload implements TickWorkload {
       messages: out.length,
       viewEntries,
     };
-  }
-}
-
-/** `ZoneServer.#publishSplit`, encoding only: the shared `encodeBatches` of libs/protocol. */
-function encodeSplit<T extends object>(
-  out: [string, Uint8Array][],
-  subject: string,
-  items: readonly T[],
-  maxItems: number,
-  build: (part: readonly T[]) => { readonly t: string },
-): void {
-  for (const bytes of encodeBatches(items, build, maxItems, WORLD_MAX_MESSAGE_BYTES).messages) {
-    out.push([subject, bytes]);
   }
 }
 

@@ -93,6 +93,7 @@ export {
   type MessageSchema,
   type RegistryMessage,
 } from "./message-registry.js";
+export { encodeSharedBatches, MessagePackWriter, type SharedBatches } from "./msgpack-writer.js";
 export {
   createSubjects,
   DEFAULT_SUBJECT_PREFIX,

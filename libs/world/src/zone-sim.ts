@@ -167,6 +167,18 @@ export function createZoneSim<S, I>(options: ZoneSimOptions<S, I>): LocalZoneSim
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * An entity id as the views know it: shared by a local body and a ghost with the same id (a player
+ * handed in is the entity the viewers saw as a ghost), kept while an entity or a player's view holds
+ * it. `mark` is scratch space of view building (stamps never repeat, so no reset is needed).
+ */
+interface Tracked {
+  readonly id: string;
+  mark: number;
+  /** How many players' views hold it. */
+  views: number;
+}
+
 /** What a player can see: a local body or a ghost. Per-tick messages are built once and shared. */
 abstract class Visible {
   x: number;
@@ -181,13 +193,15 @@ abstract class Visible {
   #data: EntityUpdate | undefined;
   #both: EntityUpdate | undefined;
 
+  readonly id: string;
   constructor(
-    readonly id: string,
+    readonly tracked: Tracked,
     readonly kind: string,
     x: number,
     y: number,
     stamp: number,
   ) {
+    this.id = tracked.id;
     this.x = x;
     this.y = y;
     this.movedTick = stamp;
@@ -225,7 +239,7 @@ class Body<S> extends Visible implements Entity<S> {
   frozen = false;
   ghost: GhostEntity | undefined;
   constructor(
-    id: string,
+    tracked: Tracked,
     kind: string,
     x: number,
     y: number,
@@ -235,20 +249,20 @@ class Body<S> extends Visible implements Entity<S> {
     /** An NPC's cell: it goes with the cell. */
     readonly homeCell: string | undefined,
   ) {
-    super(id, kind, x, y, stamp);
+    super(tracked, kind, x, y, stamp);
   }
 }
 
 class Ghost extends Visible {
   constructor(
-    id: string,
+    tracked: Tracked,
     kind: string,
     x: number,
     y: number,
     stamp: number,
     public server: string,
   ) {
-    super(id, kind, x, y, stamp);
+    super(tracked, kind, x, y, stamp);
   }
 }
 
@@ -265,8 +279,9 @@ interface Seat<S, I> {
   /** The last sequence applied by a tick: the ack. */
   appliedSeq: number;
   queue: Queued<I>[];
-  /** Entity id → the tick it was last in the player's view. */
-  readonly seen: Map<string, number>;
+  /** The entities in the player's last view; `spare` is the next view's array (swapped each view). */
+  view: Tracked[];
+  spare: Tracked[];
   /** The tick of the last view sent; -1 before the first (the next is full). */
   lastViewTick: number;
   heard: HeardEvent[];
@@ -309,6 +324,10 @@ class Zone<S, I> implements LocalZoneSim {
   readonly #grid: SpatialGrid<Body<S>>;
   readonly #ghosts = new Map<string, Ghost>();
   readonly #ghostGrid: SpatialGrid<Ghost>;
+  /** Entity id → its {@link Tracked}, while a body, a ghost or a player's view holds it. */
+  readonly #tracked = new Map<string, Tracked>();
+  /** The last stamp of view building. */
+  #stamp = 0;
   #ghostEventsIn: HeardEvent[] = [];
 
   #events: HeardEvent[] = [];
@@ -319,6 +338,10 @@ class Zone<S, I> implements LocalZoneSim {
 
   // The view being built (the visitors are allocated once).
   #seat: Seat<S, I> | undefined;
+  /** Marks the entities of the view being replaced… */
+  #before = 0;
+  /** …and those of the view being built. */
+  #now = 0;
   #enter: EntityView[] = [];
   #update: EntityUpdate[] = [];
   readonly #visitBody = (b: Body<S>): void => this.#see(b);
@@ -400,6 +423,7 @@ class Zone<S, I> implements LocalZoneSim {
     if (seat !== undefined) {
       this.#seats.delete(accountId);
       this.#removeBody(seat.body);
+      this.#dropView(seat);
     }
     return snap;
   }
@@ -585,7 +609,7 @@ class Zone<S, I> implements LocalZoneSim {
       const key = JSON.stringify(e.data) ?? "";
       let ghost = this.#ghosts.get(e.id);
       if (ghost === undefined) {
-        ghost = new Ghost(e.id, e.kind, e.x, e.y, stamp, server);
+        ghost = new Ghost(this.#track(e.id), e.kind, e.x, e.y, stamp, server);
         this.#ghosts.set(e.id, ghost);
         this.#ghostGrid.insert(ghost, e.x, e.y);
       } else if (ghost.x !== e.x || ghost.y !== e.y) {
@@ -605,6 +629,7 @@ class Zone<S, I> implements LocalZoneSim {
       if (ghost.server === server && !fresh.has(ghost.id)) {
         this.#ghosts.delete(ghost.id);
         this.#ghostGrid.remove(ghost);
+        this.#untrack(ghost.tracked);
       }
     }
     for (const event of events) if (isHeardEvent(event)) this.#ghostEventsIn.push(event);
@@ -665,11 +690,14 @@ class Zone<S, I> implements LocalZoneSim {
 
   #place(info: PlayerInfo, x: number, y: number, state: S, lastSeq: number): void {
     const old = this.#seats.get(info.accountId);
-    if (old !== undefined) this.#removeBody(old.body);
+    if (old !== undefined) {
+      this.#removeBody(old.body);
+      this.#dropView(old);
+    }
     const px = Number.isFinite(x) ? Math.min(Math.max(x, 0), this.#maxX) : 0;
     const py = Number.isFinite(y) ? Math.min(Math.max(y, 0), this.#maxY) : 0;
     const body = new Body<S>(
-      playerEntityId(info.accountId),
+      this.#track(playerEntityId(info.accountId)),
       this.#game.playerKind,
       px,
       py,
@@ -684,7 +712,8 @@ class Zone<S, I> implements LocalZoneSim {
       lastSeq,
       appliedSeq: lastSeq,
       queue: [],
-      seen: new Map(),
+      view: [],
+      spare: [],
       lastViewTick: -1,
       heard: [],
     });
@@ -698,7 +727,7 @@ class Zone<S, I> implements LocalZoneSim {
       const x = Math.min(Math.max(spawn.x, bounds.minX), bounds.maxX - this.#cellW * 2 ** -40);
       const y = Math.min(Math.max(spawn.y, bounds.minY), bounds.maxY - this.#cellH * 2 ** -40);
       const body = new Body<S>(
-        `npc:${cell}:${i}`,
+        this.#track(`npc:${cell}:${i}`),
         spawn.kind,
         x,
         y,
@@ -719,6 +748,22 @@ class Zone<S, I> implements LocalZoneSim {
   #removeBody(body: Body<S>): void {
     if (this.#bodies.get(body.id) === body) this.#bodies.delete(body.id);
     this.#grid.remove(body);
+    this.#untrack(body.tracked);
+  }
+
+  #track(id: string): Tracked {
+    let t = this.#tracked.get(id);
+    if (t === undefined) {
+      t = { id, mark: 0, views: 0 };
+      this.#tracked.set(id, t);
+    }
+    return t;
+  }
+
+  /** Forgets `t` once no body, ghost or view holds its id. */
+  #untrack(t: Tracked): void {
+    if (t.views > 0 || this.#bodies.has(t.id) || this.#ghosts.has(t.id)) return;
+    if (this.#tracked.get(t.id) === t) this.#tracked.delete(t.id);
   }
 
   #delta(seat: Seat<S, I>, tick: number): ViewDelta {
@@ -726,17 +771,31 @@ class Zone<S, I> implements LocalZoneSim {
     this.#seat = seat;
     this.#enter = [];
     this.#update = [];
+    // Mark the last view's entities, then visit the interest: an entity marked `before` was seen, one
+    // marked `now` is already in this view (a body and a ghost of one id), any other mark is new.
+    const before = ++this.#stamp;
+    const previous = seat.view;
+    for (let i = 0; i < previous.length; i++) (previous[i] as Tracked).mark = before;
+    this.#before = before;
+    this.#now = ++this.#stamp;
+    const next = seat.spare;
+    next.length = 0;
     const { x, y } = seat.body;
     const aoi = this.config.aoiRadius;
     this.#grid.visitRadius(x, y, aoi, this.#visitBody);
     if (this.#ghosts.size > 0) this.#ghostGrid.visitRadius(x, y, aoi, this.#visitGhost);
     let leave: string[] | undefined;
-    for (const [id, seenAt] of seat.seen) {
-      if (seenAt === tick) continue;
-      seat.seen.delete(id);
+    for (let i = 0; i < previous.length; i++) {
+      const t = previous[i] as Tracked;
+      if (t.mark !== before) continue;
       if (leave === undefined) leave = [];
-      leave.push(id);
+      leave.push(t.id);
+      t.views--;
+      this.#untrack(t);
     }
+    seat.view = next;
+    seat.spare = previous;
+    previous.length = 0;
     const events = seat.heard;
     if (events.length > 0) seat.heard = [];
     seat.lastViewTick = tick;
@@ -753,16 +812,28 @@ class Zone<S, I> implements LocalZoneSim {
 
   #see(v: Visible): void {
     const seat = this.#seat as Seat<S, I>;
-    const tick = this.#tick;
-    const before = seat.seen.get(v.id);
-    seat.seen.set(v.id, tick);
-    if (before === undefined) {
-      this.#enter.push(v.enter(tick));
+    const t = v.tracked;
+    const mark = t.mark;
+    if (mark === this.#now) return;
+    t.mark = this.#now;
+    seat.spare.push(t);
+    if (mark !== this.#before) {
+      t.views++;
+      this.#enter.push(v.enter(this.#tick));
       return;
     }
     const moved = v.movedTick > seat.lastViewTick;
     const changed = v.dataTick > seat.lastViewTick;
-    if (moved || changed) this.#update.push(v.update(tick, moved, changed));
+    if (moved || changed) this.#update.push(v.update(this.#tick, moved, changed));
+  }
+
+  /** Lets go of what a player's view holds (the player is gone). */
+  #dropView(seat: Seat<S, I>): void {
+    for (const t of seat.view) {
+      t.views--;
+      this.#untrack(t);
+    }
+    seat.view = [];
   }
 
   #ghostOf(body: Body<S>): GhostEntity {
