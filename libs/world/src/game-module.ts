@@ -155,7 +155,9 @@ export interface GameModule<S, I> {
   readonly systems: readonly GameSystem<S>[];
   /**
    * What other players see of an entity (and the player of themselves): JSON/MessagePack
-   * serialisable, compared between ticks to send it only when it changed. Keep it small.
+   * serialisable, compared (structurally) between ticks to send it only when it changed. Return a
+   * new value rather than changing the one returned before (that one is what it is compared with).
+   * Keep it small.
    */
   view(entity: Entity<S>): unknown;
   /** Handles a user event posted by {@link GameContext.post}, at the start of the next tick. */

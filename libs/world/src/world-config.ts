@@ -29,6 +29,14 @@ export interface WorldConfig {
    * Default: `aoiRadius`.
    */
   readonly ghostMargin: number;
+  /**
+   * Level of detail of the views: an entity within this distance of a player has its movement sent
+   * at every view; one farther (up to `aoiRadius`) every `farEvery`-th view. Entering, leaving and
+   * changes of the game's view are always sent at once. Default: half `aoiRadius`.
+   */
+  readonly detailRadius: number;
+  /** How often the movement of an entity beyond `detailRadius` is sent: every Nth view, 1–8. Default 2 (1: every view). */
+  readonly farEvery: number;
 }
 
 /** The defaults of {@link worldConfig}: a 2×2 world of 2,000 × 2,000 units at 20 Hz. */
@@ -41,13 +49,15 @@ export const DEFAULT_WORLD: WorldConfig = Object.freeze({
   tickHz: 20,
   aoiRadius: 100,
   ghostMargin: 100,
+  detailRadius: 50,
+  farEvery: 2,
 });
 
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 
 /**
  * A validated, frozen world configuration: `partial` over {@link DEFAULT_WORLD}
- * (`ghostMargin` defaults to the given `aoiRadius`).
+ * (`ghostMargin` defaults to the given `aoiRadius`, `detailRadius` to half of it).
  * @throws WorldError `WORLD_INVALID_CONFIG` listing every problem.
  */
 export function worldConfig(partial: Partial<WorldConfig> = {}): WorldConfig {
@@ -56,6 +66,7 @@ export function worldConfig(partial: Partial<WorldConfig> = {}): WorldConfig {
     ...DEFAULT_WORLD,
     ...partial,
     ghostMargin: partial.ghostMargin ?? aoiRadius,
+    detailRadius: partial.detailRadius ?? aoiRadius / 2,
     aoiRadius,
   };
   const problems: string[] = [];
@@ -75,6 +86,12 @@ export function worldConfig(partial: Partial<WorldConfig> = {}): WorldConfig {
   }
   if (!Number.isFinite(config.ghostMargin) || config.ghostMargin < config.aoiRadius) {
     problems.push(`ghostMargin must be at least aoiRadius (${config.aoiRadius}), got ${config.ghostMargin}`);
+  }
+  if (!Number.isFinite(config.detailRadius) || config.detailRadius < 0) {
+    problems.push(`detailRadius must be a non-negative number, got ${config.detailRadius}`);
+  }
+  if (!Number.isSafeInteger(config.farEvery) || config.farEvery < 1 || config.farEvery > 8) {
+    problems.push(`farEvery must be an integer from 1 to 8, got ${config.farEvery}`);
   }
   if (problems.length === 0) {
     const cellW = config.width / config.cols;

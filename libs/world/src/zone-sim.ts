@@ -174,6 +174,8 @@ export function createZoneSim<S, I>(options: ZoneSimOptions<S, I>): LocalZoneSim
  */
 interface Tracked {
   readonly id: string;
+  /** Which views send its far movement: those whose number ≡ −phase (mod `farEvery`). */
+  readonly phase: number;
   mark: number;
   /** How many players' views hold it. */
   views: number;
@@ -183,8 +185,8 @@ interface Tracked {
 abstract class Visible {
   x: number;
   y: number;
-  view: unknown = null;
-  viewKey = "";
+  /** The game's view; `undefined` until the first tick reads it. */
+  view: unknown = undefined;
   movedTick: number;
   dataTick: number;
   #msgTick = -1;
@@ -284,6 +286,10 @@ interface Seat<S, I> {
   spare: Tracked[];
   /** The tick of the last view sent; -1 before the first (the next is full). */
   lastViewTick: number;
+  /** Views taken. */
+  views: number;
+  /** The ticks of the last `farEvery` views (view n at n mod `farEvery`). */
+  readonly recent: number[];
   heard: HeardEvent[];
 }
 
@@ -296,6 +302,42 @@ const NO_IDS: readonly string[] = Object.freeze([]);
 
 function playerEntityId(accountId: string): string {
   return `p:${accountId}`;
+}
+
+/**
+ * Whether two views are the same data: equal primitives, arrays of the same data, plain objects
+ * with the same defined fields holding the same data (field order does not matter). Anything else
+ * is compared by its JSON. Cheaper than comparing JSON strings, the zone's per-entity per-tick cost.
+ */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) {
+    // NaN is the same NaN (its JSON is null either way).
+    return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b);
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const pa: unknown = Object.getPrototypeOf(a);
+  const pb: unknown = Object.getPrototypeOf(b);
+  if ((pa !== Object.prototype && pa !== null) || (pb !== Object.prototype && pb !== null)) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
+  const oa = a as Record<string, unknown>;
+  const ob = b as Record<string, unknown>;
+  let na = 0;
+  for (const key in oa) {
+    const v = oa[key];
+    if (v === undefined) continue;
+    na++;
+    if (!sameData(v, ob[key])) return false;
+  }
+  let nb = 0;
+  for (const key in ob) if (ob[key] !== undefined) nb++;
+  return na === nb;
 }
 
 function isHeardEvent(v: unknown): v is HeardEvent {
@@ -344,10 +386,20 @@ class Zone<S, I> implements LocalZoneSim {
   #now = 0;
   #enter: EntityView[] = [];
   #update: EntityUpdate[] = [];
-  readonly #visitBody = (b: Body<S>): void => this.#see(b);
-  readonly #visitGhost = (g: Ghost): void => {
-    if (!this.#bodies.has(g.id)) this.#see(g);
+  readonly #visitBody = (b: Body<S>, x: number, y: number): void => this.#see(b, x, y);
+  readonly #visitGhost = (g: Ghost, x: number, y: number): void => {
+    if (!this.#bodies.has(g.id)) this.#see(g, x, y);
   };
+  // Level of detail of the view being built (see `WorldConfig.detailRadius`).
+  #vx = 0;
+  #vy = 0;
+  readonly #detail2: number;
+  readonly #farEvery: number;
+  /** The view being built sends far movement of entities with this phase. */
+  #farPhase = 0;
+  /** Movement after this tick is news to the player (the view `farEvery` views ago). */
+  #since = -1;
+  #trackCount = 0;
 
   constructor(
     options: {
@@ -377,6 +429,8 @@ class Zone<S, I> implements LocalZoneSim {
     // Half-radius buckets: a view query visits 5×5 small buckets, fewer candidates than 3×3 large ones.
     this.#grid = new SpatialGrid({ cellSize: config.aoiRadius / 2 });
     this.#ghostGrid = new SpatialGrid({ cellSize: config.aoiRadius / 2 });
+    this.#detail2 = config.detailRadius * config.detailRadius;
+    this.#farEvery = config.farEvery;
     this.#ctx = this.#context();
     if (options.cells !== undefined) this.setCells(options.cells);
   }
@@ -506,10 +560,8 @@ class Zone<S, I> implements LocalZoneSim {
     // 4. Views of entities: stamped when they change.
     for (const body of this.#bodies.values()) {
       const view = this.#game.view(body);
-      const key = JSON.stringify(view) ?? "";
-      if (key !== body.viewKey) {
+      if (!sameData(view, body.view)) {
         body.view = view;
-        body.viewKey = key;
         body.dataTick = tick;
       }
       body.ghost = undefined;
@@ -606,7 +658,6 @@ class Zone<S, I> implements LocalZoneSim {
     for (const e of entities) {
       if (!Number.isFinite(e.x) || !Number.isFinite(e.y) || typeof e.id !== "string") continue;
       fresh.add(e.id);
-      const key = JSON.stringify(e.data) ?? "";
       let ghost = this.#ghosts.get(e.id);
       if (ghost === undefined) {
         ghost = new Ghost(this.#track(e.id), e.kind, e.x, e.y, stamp, server);
@@ -619,9 +670,8 @@ class Zone<S, I> implements LocalZoneSim {
         this.#ghostGrid.move(ghost, e.x, e.y);
       }
       ghost.server = server;
-      if (key !== ghost.viewKey) {
+      if (!sameData(e.data, ghost.view)) {
         ghost.view = e.data;
-        ghost.viewKey = key;
         ghost.dataTick = stamp;
       }
     }
@@ -715,6 +765,8 @@ class Zone<S, I> implements LocalZoneSim {
       view: [],
       spare: [],
       lastViewTick: -1,
+      views: 0,
+      recent: [],
       heard: [],
     });
   }
@@ -754,7 +806,7 @@ class Zone<S, I> implements LocalZoneSim {
   #track(id: string): Tracked {
     let t = this.#tracked.get(id);
     if (t === undefined) {
-      t = { id, mark: 0, views: 0 };
+      t = { id, phase: this.#trackCount++ % this.#farEvery, mark: 0, views: 0 };
       this.#tracked.set(id, t);
     }
     return t;
@@ -781,6 +833,13 @@ class Zone<S, I> implements LocalZoneSim {
     const next = seat.spare;
     next.length = 0;
     const { x, y } = seat.body;
+    this.#vx = x;
+    this.#vy = y;
+    const every = this.#farEvery;
+    const n = seat.views++;
+    this.#farPhase = (every - (n % every)) % every;
+    this.#since = seat.recent[n % every] ?? -1;
+    seat.recent[n % every] = tick;
     const aoi = this.config.aoiRadius;
     this.#grid.visitRadius(x, y, aoi, this.#visitBody);
     if (this.#ghosts.size > 0) this.#ghostGrid.visitRadius(x, y, aoi, this.#visitGhost);
@@ -810,7 +869,7 @@ class Zone<S, I> implements LocalZoneSim {
     return full ? { ...delta, you: seat.body.id } : delta;
   }
 
-  #see(v: Visible): void {
+  #see(v: Visible, x: number, y: number): void {
     const seat = this.#seat as Seat<S, I>;
     const t = v.tracked;
     const mark = t.mark;
@@ -822,7 +881,12 @@ class Zone<S, I> implements LocalZoneSim {
       this.#enter.push(v.enter(this.#tick));
       return;
     }
-    const moved = v.movedTick > seat.lastViewTick;
+    // Movement: since the view `farEvery` views ago, the last this entity's movement was surely sent
+    // (entering sends it too); beyond the detail radius only at the views of its phase.
+    const dx = x - this.#vx;
+    const dy = y - this.#vy;
+    const moved =
+      v.movedTick > this.#since && (dx * dx + dy * dy <= this.#detail2 || t.phase === this.#farPhase);
     const changed = v.dataTick > seat.lastViewTick;
     if (moved || changed) this.#update.push(v.update(this.#tick, moved, changed));
   }

@@ -74,5 +74,9 @@ describe("world config and cells", () => {
     );
     assert.throws(() => worldConfig({ aoiRadius: 600 }), WorldError, "a margin over half a cell");
     assert.equal(worldConfig({ aoiRadius: 50 }).ghostMargin, 50);
+    assert.equal(worldConfig({ aoiRadius: 50 }).detailRadius, 25);
+    assert.throws(() => worldConfig({ farEvery: 0 }), /farEvery must be an integer from 1 to 8/);
+    assert.throws(() => worldConfig({ farEvery: 1.5 }), /farEvery/);
+    assert.throws(() => worldConfig({ detailRadius: -1 }), /detailRadius must be a non-negative number/);
   });
 });

@@ -10,7 +10,7 @@ import {
 } from "@meridian/world";
 
 // A 2×1 world: c0_0 is [0, 1000) × [0, 1000), c1_0 is [1000, 2000) × [0, 1000).
-const config = worldConfig({ name: "t", width: 2_000, height: 1_000, cols: 2, rows: 1 });
+const config = worldConfig({ name: "t", width: 2_000, height: 1_000, cols: 2, rows: 1, farEvery: 1 });
 const SPEED = DEFAULT_DEMO_PLAYER_SPEED;
 
 function sim(npcsPerCell = 0): LocalZoneSim {

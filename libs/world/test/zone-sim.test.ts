@@ -11,7 +11,8 @@ import {
 } from "@meridian/world";
 
 // A 2×1 world: c0_0 is [0, 1000) × [0, 1000), c1_0 is [1000, 2000) × [0, 1000). AOI and ghost margin 100.
-const config = worldConfig({ name: "t", width: 2_000, height: 1_000, cols: 2, rows: 1 });
+// Every movement in every view (`farEvery: 1`): the level of detail has tests of its own.
+const config = worldConfig({ name: "t", width: 2_000, height: 1_000, cols: 2, rows: 1, farEvery: 1 });
 
 function sim(cells: string[] = ["c0_0"]): LocalZoneSim {
   return createZoneSim({ config, npcsPerCell: 0, cells });
@@ -323,7 +324,7 @@ describe("zone sim", () => {
   });
 
   it("scale - a zone of 5,000 NPCs and 1,000 players steps correctly", () => {
-    const big = worldConfig({ name: "big", width: 2_000, height: 2_000, cols: 2, rows: 2 });
+    const big = worldConfig({ name: "big", width: 2_000, height: 2_000, cols: 2, rows: 2, farEvery: 1 });
     const z = createZoneSim({ config: big, npcsPerCell: 5_000, cells: ["c0_0"], random: seededRandom(7) });
     const random = seededRandom(11);
     for (let i = 1; i <= 1_000; i++) z.spawnPlayer(String(i), `p${i}`, random() * 1_000, random() * 1_000);
@@ -347,5 +348,81 @@ describe("zone sim", () => {
         if (cell === "c0_1") assert.ok(e.y >= 1_000 - big.ghostMargin);
       }
     }
+  });
+
+  it("level of detail - far movement every farEvery-th view, near movement every view, never more than farEvery − 1 ticks behind", () => {
+    const lod = worldConfig({ name: "t", width: 2_000, height: 1_000, cols: 2, rows: 1, farEvery: 2 });
+    assert.equal(lod.detailRadius, 50);
+    const z = createZoneSim({ config: lod, npcsPerCell: 0, cells: ["c0_0"] });
+    z.spawnPlayer("1", "ann", 500, 500);
+    z.spawnPlayer("2", "bob", 580, 500); // far: 80 from ann
+    z.spawnPlayer("3", "cy", 520, 500); // near: 20 from ann
+    const known = new Map<string, { x: number; y: number }>();
+    const apply = (d: ViewDelta): void => {
+      for (const e of d.enter) known.set(e.id, { x: e.x, y: e.y });
+      for (const u of d.update)
+        if (u.x !== undefined && u.y !== undefined) known.set(u.id, { x: u.x, y: u.y });
+      for (const id of d.leave) known.delete(id);
+    };
+    apply(delta(z.step(), "1"));
+    z.input("2", 1, walk(0, 1));
+    z.input("3", 1, walk(0, 1));
+    const farUpdates: boolean[] = [];
+    const nearUpdates: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      const d = delta(z.step(), "1");
+      apply(d);
+      farUpdates.push(d.update.some((u) => u.id === "p:2"));
+      nearUpdates.push(d.update.some((u) => u.id === "p:3"));
+      const bob = z.snapshot("2");
+      const seenBob = known.get("p:2");
+      assert.ok(bob && seenBob);
+      // At most one step (5 units) behind.
+      assert.ok(Math.abs(bob.y - seenBob.y) <= 5, `bob at ${bob.y}, seen at ${seenBob.y}`);
+      assert.deepEqual(known.get("p:3"), { x: z.snapshot("3")?.x, y: z.snapshot("3")?.y });
+    }
+    assert.deepEqual(nearUpdates, [true, true, true, true, true, true]);
+    assert.equal(farUpdates.filter(Boolean).length, 3, `far updates ${farUpdates}`);
+    assert.ok(
+      farUpdates.every((u, i) => u !== farUpdates[i + 1] || i === farUpdates.length - 1),
+      "alternating",
+    );
+    // Bob stops: within farEvery views the player sees where he stands.
+    z.input("2", 2, walk(0, 0));
+    apply(delta(z.step(), "1"));
+    apply(delta(z.step(), "1"));
+    assert.deepEqual(known.get("p:2"), { x: 580, y: z.snapshot("2")?.y });
+    // And then nothing more about him.
+    const quiet = delta(z.step(), "1");
+    assert.ok(!quiet.update.some((u) => u.id === "p:2"));
+  });
+
+  it("level of detail - an entity coming close after a skipped view is brought up to date at once", () => {
+    const lod = worldConfig({ name: "t", width: 2_000, height: 1_000, cols: 2, rows: 1, farEvery: 4 });
+    const z = createZoneSim({ config: lod, npcsPerCell: 0, cells: ["c0_0"] });
+    z.spawnPlayer("1", "ann", 500, 500);
+    z.spawnPlayer("2", "bob", 570, 500); // 70 away, walking west into the detail radius (50)
+    const known = new Map<string, number>();
+    const apply = (d: ViewDelta): void => {
+      for (const e of d.enter) known.set(e.id, e.x);
+      for (const u of d.update) if (u.x !== undefined) known.set(u.id, u.x);
+    };
+    apply(delta(z.step(), "1"));
+    z.input("2", 1, walk(-1, 0));
+    for (let i = 0; i < 8; i++) {
+      apply(delta(z.step(), "1"));
+      const x = z.snapshot("2")?.x as number;
+      if (x - 500 <= 50) assert.equal(known.get("p:2"), x, `near at ${x}: exact`);
+      else assert.ok((known.get("p:2") as number) - x <= 15, "at most farEvery − 1 steps behind");
+    }
+  });
+
+  it("level of detail - farEvery 1 sends every movement at every view", () => {
+    const z = sim();
+    z.spawnPlayer("1", "ann", 500, 500);
+    z.spawnPlayer("2", "bob", 590, 500);
+    z.step();
+    z.input("2", 1, walk(0, 1));
+    for (let i = 0; i < 4; i++) assert.ok(delta(z.step(), "1").update.some((u) => u.id === "p:2"));
   });
 });

@@ -43,7 +43,7 @@ export interface AuthorityConfig {
   readonly subjectPrefix: string;
   /** `AUTHORITY_ID`: this instance's id (one NATS token), written in the leader key. Default `auth-<hostname>-<pid>`. */
   readonly id: string;
-  /** `WORLD_NAME`, `WORLD_WIDTH`, `WORLD_HEIGHT`, `WORLD_COLS`, `WORLD_ROWS`, `WORLD_TICK_HZ`, `WORLD_AOI_RADIUS`, `WORLD_GHOST_MARGIN`: `@meridian/world`'s defaults. */
+  /** `WORLD_NAME`, `WORLD_WIDTH`, `WORLD_HEIGHT`, `WORLD_COLS`, `WORLD_ROWS`, `WORLD_TICK_HZ`, `WORLD_AOI_RADIUS`, `WORLD_GHOST_MARGIN`, `WORLD_DETAIL_RADIUS`, `WORLD_FAR_EVERY`: `@meridian/world`'s defaults. */
   readonly world: WorldConfig;
   /** `AUTHORITY_LEASE_MS`: how long a heartbeat keeps a zone server's leases. Default 3000. */
   readonly leaseMs: number;
@@ -79,6 +79,8 @@ const WORLD_VARIABLES = {
   tickHz: "WORLD_TICK_HZ",
   aoiRadius: "WORLD_AOI_RADIUS",
   ghostMargin: "WORLD_GHOST_MARGIN",
+  detailRadius: "WORLD_DETAIL_RADIUS",
+  farEvery: "WORLD_FAR_EVERY",
 } as const;
 
 function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig | undefined {

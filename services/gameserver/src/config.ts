@@ -54,7 +54,8 @@ export interface GameServerConfig {
   readonly history: boolean;
   /**
    * The world: `WORLD_NAME` (default `main`), `WORLD_WIDTH`, `WORLD_HEIGHT` (2000), `WORLD_COLS`,
-   * `WORLD_ROWS` (2), `WORLD_TICK_HZ` (20), `WORLD_AOI_RADIUS` (100), `WORLD_GHOST_MARGIN` (the AOI radius).
+   * `WORLD_ROWS` (2), `WORLD_TICK_HZ` (20), `WORLD_AOI_RADIUS` (100), `WORLD_GHOST_MARGIN` (the AOI radius),
+   * `WORLD_DETAIL_RADIUS` (half the AOI radius), `WORLD_FAR_EVERY` (2): the views' level of detail.
    */
   readonly world: WorldConfig;
 }
@@ -73,6 +74,8 @@ const WORLD_VARIABLES = {
   tickHz: "WORLD_TICK_HZ",
   aoiRadius: "WORLD_AOI_RADIUS",
   ghostMargin: "WORLD_GHOST_MARGIN",
+  detailRadius: "WORLD_DETAIL_RADIUS",
+  farEvery: "WORLD_FAR_EVERY",
 } as const;
 
 function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig {

@@ -26,12 +26,14 @@ import { performance } from "node:perf_hooks";
 import {
   encodeBatches,
   encodeMessage,
+  encodeSharedBatches,
   GATEWAY_ROUTES_CHANNEL,
   GATEWAY_UPDATES_CHANNEL,
   type GatewayUpdates,
   type GhostBatch,
   type HandoffAccept,
   type HandoffOffer,
+  MessagePackWriter,
   type PlayerDetach,
   type PlayerInstall,
   type Subjects,
@@ -223,6 +225,8 @@ export class ZoneServer {
   readonly #accepted = new Map<string, { answer: HandoffAccept; at: number }>();
   readonly #subscriptions: Subscription[] = [];
   readonly #ghostTargets = new Set<string>();
+  /** Packs the tick's outgoing batches (reused: its buffer stays warm). */
+  readonly #writer = new MessagePackWriter();
   readonly #counters: Counters = {
     tick: 0,
     players: 0,
@@ -600,15 +604,24 @@ export class ZoneServer {
       }
       entries.push({ accountId: view.accountId, epoch: meta.epoch, ack: view.ack, data: view.data });
     }
-    for (const [gateway, updates] of byGateway) {
-      const subject = this.#options.subjects.gateway(gateway, GATEWAY_UPDATES_CHANNEL);
-      this.#publishSplit(subject, updates, 10_000, (part) => ({
-        t: "gateway_updates",
-        server: this.#options.serverId,
-        tick: result.tick,
-        updates: part,
-      }));
-    }
+    // The views of one tick share an object per entity change: packed once for every gateway.
+    const writer = this.#writer;
+    const envelope = { t: "gateway_updates", server: this.#options.serverId, tick: result.tick } as const;
+    writer.shared(() => {
+      for (const [gateway, updates] of byGateway) {
+        const subject = this.#options.subjects.gateway(gateway, GATEWAY_UPDATES_CHANNEL);
+        const { messages, dropped } = encodeSharedBatches(
+          writer,
+          envelope,
+          "updates",
+          updates,
+          10_000,
+          WORLD_MAX_MESSAGE_BYTES,
+        );
+        for (const bytes of messages) this.#nc.publish(subject, bytes);
+        if (dropped > 0) this.#log.error({ subject, dropped }, "entries larger than a message: dropped");
+      }
+    });
   }
 
   /**

@@ -32,6 +32,8 @@ describe("config", () => {
       WORLD_TICK_HZ: "30",
       WORLD_AOI_RADIUS: "25.5",
       WORLD_GHOST_MARGIN: "30",
+      WORLD_DETAIL_RADIUS: "10",
+      WORLD_FAR_EVERY: "3",
     });
     assert.equal(config.serverId, "z-7");
     assert.equal(config.capacity, 250);
@@ -47,6 +49,8 @@ describe("config", () => {
         tickHz: 30,
         aoiRadius: 25.5,
         ghostMargin: 30,
+        detailRadius: 10,
+        farEvery: 3,
       },
     );
   });
@@ -59,6 +63,7 @@ describe("config", () => {
         MERIDIAN_NATS_URL: "http://x",
         WORLD_COLS: "0",
         WORLD_TICK_HZ: "fast",
+        WORLD_FAR_EVERY: "0",
       });
       assert.fail("expected a ConfigError");
     } catch (error) {
@@ -68,6 +73,7 @@ describe("config", () => {
       assert.deepEqual(variables, [
         "MERIDIAN_NATS_URL",
         "WORLD_COLS",
+        "WORLD_FAR_EVERY",
         "WORLD_TICK_HZ",
         "ZONE_CAPACITY",
         "ZONE_CREDENTIAL",
