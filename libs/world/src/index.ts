@@ -41,6 +41,7 @@ export { SpatialGrid, type SpatialGridOptions } from "./spatial-grid.js";
 export { DEFAULT_WORLD, tickMs, type WorldConfig, worldConfig } from "./world-config.js";
 export type {
   Crossing,
+  EntityPosition,
   GhostEntity,
   InputResult,
   PlayerSnapshot,
@@ -57,6 +58,7 @@ export {
   type HeardEvent,
   type LocalZoneSim,
   MAX_QUEUED_INPUTS,
+  playerEntityId,
   seededRandom,
   type ViewDelta,
   type ZoneSimOptions,

@@ -106,4 +106,18 @@ export interface ZoneSim {
   setGhosts(server: string, entities: readonly GhostEntity[], events: readonly unknown[]): void;
   /** Entities now (players, NPCs), for tests and the live map. */
   entityCount(): number;
+  /**
+   * The zone's own entities now (players and NPCs, not ghosts): id (a player's is
+   * `playerEntityId(accountId)`), kind and position, for tools such as the live map. Read them
+   * before the next call that changes the zone.
+   */
+  entities(): Iterable<EntityPosition>;
+}
+
+/** Where an entity is (see {@link ZoneSim.entities}). */
+export interface EntityPosition {
+  readonly id: string;
+  readonly kind: string;
+  readonly x: number;
+  readonly y: number;
 }

@@ -41,6 +41,7 @@ import { SpatialGrid } from "./spatial-grid.js";
 import type { WorldConfig } from "./world-config.js";
 import type {
   Crossing,
+  EntityPosition,
   GhostEntity,
   InputResult,
   PlayerSnapshot,
@@ -300,7 +301,8 @@ interface GhostBatch {
 
 const NO_IDS: readonly string[] = Object.freeze([]);
 
-function playerEntityId(accountId: string): string {
+/** The entity id of a player's body: `p:<accountId>`. */
+export function playerEntityId(accountId: string): string {
   return `p:${accountId}`;
 }
 
@@ -687,6 +689,10 @@ class Zone<S, I> implements LocalZoneSim {
 
   entityCount(): number {
     return this.#bodies.size;
+  }
+
+  *entities(): Iterable<EntityPosition> {
+    for (const body of this.#bodies.values()) yield body;
   }
 
   stats(): ZoneSimStats {

@@ -4,6 +4,7 @@ import {
   createZoneSim,
   type GameModule,
   type LocalZoneSim,
+  playerEntityId,
   seededRandom,
   type TickResult,
   type ViewDelta,
@@ -424,5 +425,19 @@ describe("zone sim", () => {
     z.step();
     z.input("2", 1, walk(0, 1));
     for (let i = 0; i < 4; i++) assert.ok(delta(z.step(), "1").update.some((u) => u.id === "p:2"));
+  });
+
+  it("entities - lists the zone's players and NPCs (not ghosts) with their positions", () => {
+    const z = createZoneSim({ config, npcsPerCell: 3, cells: ["c0_0"] });
+    z.spawnPlayer("1", "ann", 500, 500);
+    z.setGhosts("zb", [{ id: "p:9", kind: "player", x: 1010, y: 500, data: null }], []);
+    const listed = [...z.entities()];
+    assert.equal(listed.length, z.entityCount());
+    assert.equal(listed.length, 4);
+    assert.deepEqual(
+      listed.filter((e) => e.kind === "player").map((e) => ({ id: e.id, x: e.x, y: e.y })),
+      [{ id: playerEntityId("1"), x: 500, y: 500 }],
+    );
+    assert.equal(listed.filter((e) => e.kind !== "player").length, 3);
   });
 });
