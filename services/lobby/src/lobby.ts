@@ -17,6 +17,7 @@ import type { LoginThrottleConfig } from "./config.js";
 import type { Database } from "./db/index.js";
 import { LobbyError, LobbyErrorCode } from "./errors.js";
 import { PlayerLocator } from "./locator/index.js";
+import { PresenceCache, type PresenceCacheOptions, type PresenceCacheStats } from "./locator/presence-cache.js";
 import type { Mailer } from "./mail/index.js";
 import { RecoveryService, type RecoveryServiceOptions } from "./recovery/index.js";
 import { ServerRegistry } from "./registry/index.js";
@@ -67,6 +68,12 @@ export interface LobbyOptions {
   readonly loginFlushMs?: number;
   /** Stale-server prune period, ms. Default {@link DEFAULT_PRUNE_INTERVAL_MS}. */
   readonly pruneIntervalMs?: number;
+  /**
+   * The locator's in-process presence cache, kept exact by Redis `CLIENT TRACKING`
+   * (`locator/presence-cache.ts`); `false` reads every presence from Redis. Default: on, with the
+   * cache's defaults.
+   */
+  readonly presenceCache?: PresenceCacheOptions | false;
 }
 
 /** A lobby: its services, its NATS server, and its lifecycle. */
@@ -82,6 +89,7 @@ export class Lobby {
   readonly server: LobbyServer;
   readonly #deps: LobbyDeps;
   readonly #options: LobbyOptions;
+  readonly #presenceCache: PresenceCache | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #state: "new" | "started" | "stopped" = "new";
   #startedServing = false;
@@ -111,7 +119,11 @@ export class Lobby {
       ...options.recovery,
       ...(logger === undefined ? {} : { logger }),
     });
-    const locatorService = new PlayerLocator(db, redis, redisPrefix);
+    this.#presenceCache =
+      options.presenceCache === false
+        ? undefined
+        : new PresenceCache(redis, { ...options.presenceCache, ...(logger === undefined ? {} : { logger }) });
+    const locatorService = new PlayerLocator(db, this.#presenceCache ?? redis, redisPrefix);
     const statsService = new StatsService(db);
     const throttle =
       options.loginThrottle === undefined
@@ -173,6 +185,7 @@ export class Lobby {
       );
     }, pruneMs);
     this.#pruneTimer.unref();
+    await this.#presenceCache?.start();
     await this.server.start();
     this.#startedServing = true;
   }
@@ -200,6 +213,12 @@ export class Lobby {
     this.services.bans.stop();
     await this.server.stop();
     await Promise.all([this.services.recoveryService.drain(), this.services.loginRecorder.stop()]);
+    await this.#presenceCache?.close();
+  }
+
+  /** The presence cache's counters (undefined when it is off). */
+  presenceCacheStats(): PresenceCacheStats | undefined {
+    return this.#presenceCache?.stats();
   }
 }
 
