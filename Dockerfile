@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every Meridian service; the command selects it:
 #   docker run meridian node services/lobby/dist/main.js
-#   (services: lobby, authority, gameserver, gateway)
+#   (services: lobby, authority, gameserver, gateway, console)
 # Build: docker build -t meridian:dev .
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -19,9 +19,11 @@ COPY libs/client/package.json libs/client/
 COPY libs/netengine/package.json libs/netengine/
 COPY libs/protocol/package.json libs/protocol/
 COPY libs/service-kit/package.json libs/service-kit/
+COPY libs/telemetry/package.json libs/telemetry/
 COPY libs/testkit/package.json libs/testkit/
 COPY libs/world/package.json libs/world/
 COPY services/authority/package.json services/authority/
+COPY services/console/package.json services/console/
 COPY services/gameserver/package.json services/gameserver/
 COPY services/gateway/package.json services/gateway/
 COPY services/lobby/package.json services/lobby/
@@ -51,7 +53,8 @@ RUN apt-get update \
 COPY --from=build --chown=root:root /app /app
 # The image's built-in `node` user (uid 1000), never root.
 USER node
-# Gateway (TCP, WebSocket) and lobby admin API; the others listen on nothing.
-EXPOSE 7600 7601 7480
+# Gateway (TCP, WebSocket, ops 7602), lobby admin API, console (world map; authority ops in its
+# own container), zone ops.
+EXPOSE 7600 7601 7602 7480 7700 7800
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "services/lobby/dist/main.js"]

@@ -1,21 +1,23 @@
 /**
  * The local cluster behind `npm start`: lobby, authority, one gateway, four zone servers on the 2×2
- * demo world and a few dozen roaming bots, each its own process, on the backing services that
- * `scripts/services.mjs` found or started. Plain Node, no dependencies.
+ * demo world, the operator console (the live world map in a browser) and a few dozen roaming bots,
+ * each its own process, on the backing services that `scripts/services.mjs` found or started. Plain
+ * Node, no dependencies.
  *
  * What it does, in order (progress on the terminal, each process's log in .meridian/logs/<name>.log):
  *   1. the cluster's database (`meridian` on the configured Postgres) is created when missing;
  *   2. the lobby starts (it applies the migrations) with a fresh admin credential;
  *   3. four zone-server credentials are issued through the lobby's admin API;
- *   4. the authority, the four zone servers and the gateway start;
- *   5. the bots log in and roam; a line says where to point a client.
+ *   4. the authority, the four zone servers, the gateway and the console start;
+ *   5. the bots log in and roam; lines say where to point a client and a browser (the world map).
  * Ctrl-C (SIGINT/SIGTERM) stops everything it started, in reverse order, each with SIGTERM (then
  * SIGKILL past a bound), revokes the zone credentials it issued, and nothing else.
  *
  * Environment (all optional): MERIDIAN_POSTGRES_URL / REDIS_URL / NATS_URL (as for the services
  * bootstrap), MERIDIAN_CLUSTER_DATABASE (default `meridian`), MERIDIAN_CLUSTER_BOTS (default 24),
  * MERIDIAN_CLUSTER_PREFIX (subject and key prefix, default `meridian`), GATEWAY_TCP_PORT (7600),
- * GATEWAY_WS_PORT (7601), LOBBY_ADMIN_PORT (7480), LOBBY_ADMIN_TOKEN (default: random per run).
+ * GATEWAY_WS_PORT (7601), LOBBY_ADMIN_PORT (7480), LOBBY_ADMIN_TOKEN (default: random per run),
+ * CONSOLE_PORT (the console's page, 7700).
  *
  * @module
  */
@@ -25,6 +27,8 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 const NODE_ARGS = ["--conditions=meridian-source", "--import", "tsx"];
+/** V8 flags of zone servers: a young generation sized for a tick's garbage (docs/decisions.md, 13). */
+const ZONE_V8_FLAGS = ["--max-semi-space-size=32"];
 const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 8_000;
 const ZONES = ["zone-1", "zone-2", "zone-3", "zone-4"];
@@ -42,6 +46,7 @@ export async function runCluster({ root, env, urls, log }) {
   const tcpPort = env.GATEWAY_TCP_PORT?.trim() || "7600";
   const wsPort = env.GATEWAY_WS_PORT?.trim() || "7601";
   const adminPort = env.LOBBY_ADMIN_PORT?.trim() || "7480";
+  const consolePort = env.CONSOLE_PORT?.trim() || "7700";
   const adminToken = env.LOBBY_ADMIN_TOKEN?.trim() || randomBytes(24).toString("base64url");
 
   const postgresUrl = new URL(urls.postgres);
@@ -66,10 +71,10 @@ export async function runCluster({ root, env, urls, log }) {
    * Starts `script` as process `name`; resolves with the first log line containing `readyText` (at
    * once without one). With `echo`, every line also goes to the terminal.
    */
-  const start = (name, script, extraEnv, readyText, { args = [], echo = false } = {}) =>
+  const start = (name, script, extraEnv, readyText, { args = [], echo = false, v8 = [] } = {}) =>
     new Promise((resolve, reject) => {
       const out = createWriteStream(join(logDir, `${name}.log`), { flags: "w" });
-      const child = spawn(process.execPath, [...NODE_ARGS, script, ...args], {
+      const child = spawn(process.execPath, [...NODE_ARGS, ...v8, script, ...args], {
         cwd: root,
         env: { ...common, ...extraEnv },
         stdio: ["ignore", "pipe", "pipe"],
@@ -206,6 +211,7 @@ export async function runCluster({ root, env, urls, log }) {
           "services/gameserver/src/main.ts",
           { ZONE_SERVER_ID: zone, ZONE_CREDENTIAL: credentials[i], ZONE_CAPACITY: "1000" },
           '"msg":"zone ready"',
+          { v8: ZONE_V8_FLAGS },
         ),
       ),
     );
@@ -224,6 +230,13 @@ export async function runCluster({ root, env, urls, log }) {
         GATEWAY_NEW_CONNECTIONS_PER_IP_PER_S: "1000",
       },
       '"msg":"gateway ready"',
+    );
+    log("starting the console (the live world map)…");
+    await start(
+      "console",
+      "services/console/src/main.ts",
+      { CONSOLE_HOST: "127.0.0.1", CONSOLE_PORT: consolePort },
+      '"msg":"console ready"',
     );
     if (bots > 0) {
       log(`starting ${bots} roaming bots (progress every 10 s)…`);
@@ -246,6 +259,7 @@ export async function runCluster({ root, env, urls, log }) {
     }
     log("");
     log("the cluster is up:");
+    log(`  world map: http://127.0.0.1:${consolePort}/  <- open it in a browser`);
     log(`  players: tcp://127.0.0.1:${tcpPort}  ws://127.0.0.1:${wsPort}`);
     log(
       `  more bots: node ${NODE_ARGS.join(" ")} libs/client/src/bot/cli.ts --url tcp://127.0.0.1:${tcpPort} --players 10`,

@@ -11,6 +11,8 @@ import type { Benchmark } from "./harness.js";
 import { lobbyLocateBenchmark } from "./lobby/locate-benchmark.js";
 import { lobbyLoginBenchmark } from "./lobby/login-benchmark.js";
 import { tcpEchoBenchmark, tcpEchoShallowBenchmark, wsEchoBenchmark } from "./netengine/echo-benchmarks.js";
+import { opsTelemetryRelayBenchmark } from "./ops/telemetry-relay-benchmark.js";
+import { opsTelemetryTickBenchmark } from "./ops/telemetry-tick-benchmark.js";
 import { worldHandoffStallBenchmark } from "./world/handoff-benchmark.js";
 import {
   worldMaxEntitiesBenchmark,
@@ -33,4 +35,6 @@ export const benchmarks: readonly Benchmark[] = [
   worldTick10kBenchmark,
   worldMaxEntitiesBenchmark,
   worldHandoffStallBenchmark,
+  opsTelemetryRelayBenchmark,
+  opsTelemetryTickBenchmark,
 ];

@@ -12,6 +12,15 @@ import type { ChildRequest, ServerMessage } from "./servers/protocol.js";
 /** Flags every child runs with: workspace packages from source, TypeScript through tsx. */
 export const CHILD_EXEC_ARGV: readonly string[] = ["--conditions=meridian-source", "--import", "tsx"];
 
+/**
+ * The V8 flags zone servers run with wherever Meridian starts them (`npm start`, the Dockerfile's
+ * zone command, the manifests): a 32 MiB young-generation semi-space, so a tick's short-lived
+ * objects die young instead of being promoted and collected by a mark-compact pause every second
+ * (decision 13 in docs/decisions.md). The tick benchmarks run both the zone and its bare baseline
+ * with them.
+ */
+export const ZONE_V8_FLAGS: readonly string[] = ["--max-semi-space-size=32"];
+
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 

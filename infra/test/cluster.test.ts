@@ -43,6 +43,7 @@ describe("npm start", () => {
       GATEWAY_TCP_PORT: String(await freePort()),
       GATEWAY_WS_PORT: String(await freePort()),
       LOBBY_ADMIN_PORT: String(await freePort()),
+      CONSOLE_PORT: String(await freePort()),
     };
     const cluster = await ctx.spawnProcess({
       command: process.execPath,
@@ -60,9 +61,20 @@ describe("npm start", () => {
     );
     assert.equal(progress[1], "4", cluster.output().slice(-2000));
     assert.ok(Number(progress[3]) > 0, "the zone servers acknowledge the bots' inputs");
+    // The console: the line telling the user where the world map is, the page, and the live state.
+    const consoleUrl = `http://127.0.0.1:${env.CONSOLE_PORT}/`;
+    assert.ok(
+      cluster.output().includes(`world map: ${consoleUrl}`),
+      "npm start prints the world map's address",
+    );
+    const page = await fetch(consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<canvas id="map"/);
+    const state = (await (await fetch(`${consoleUrl}state.json`)).json()) as { zones: unknown[] };
+    assert.ok(Array.isArray(state.zones));
     const exit = await cluster.stop("SIGINT");
     assert.equal(exit.code, 0, cluster.output().slice(-2000));
-    for (const name of ["bots", "gateway", "zone-1", "zone-4", "authority", "lobby"]) {
+    for (const name of ["bots", "console", "gateway", "zone-1", "zone-4", "authority", "lobby"]) {
       assert.match(cluster.output(), new RegExp(`  ${name} stopped`), `${name} stopped in order`);
     }
   });

@@ -26,13 +26,16 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
  * plus those the shared readers of `libs/service-kit` read for every service that uses them
  * (`MERIDIAN_ENV`, `MERIDIAN_REDIS_URL`, `MERIDIAN_NATS_URL`).
  */
+/** Variables Node itself reads (not a service's config): the zone servers' V8 flags travel in one. */
+const NODE_VARIABLES = ["NODE_OPTIONS"] as const;
+
 function configVariables(service: string): Set<string> {
   const own = readFileSync(join(ROOT, "services", service, "src", "config.ts"), "utf8");
   const kit = own.includes("@meridian/service-kit")
     ? readFileSync(join(ROOT, "libs", "service-kit", "src", "env.ts"), "utf8")
     : "";
   const text = `${own}\n${kit}`;
-  const names = new Set<string>();
+  const names = new Set<string>(NODE_VARIABLES);
   for (const m of text.matchAll(/"([A-Z][A-Z0-9_]+)"|\benv\.([A-Z][A-Z0-9_]+)/g))
     names.add(m[1] ?? m[2] ?? "");
   return names;
@@ -267,7 +270,7 @@ describe("infra/docker-compose.yml", () => {
   });
 
   it("runs every Meridian service from the built workspace, with variables its config reads", () => {
-    assert.ok(meridian.length >= 8, "lobby, two authorities, a gateway and four zone servers");
+    assert.ok(meridian.length >= 9, "lobby, two authorities, a gateway, four zone servers and the console");
     for (const [name, service] of meridian) {
       const command = service.command as string[];
       assert.equal(command[0], "node", `${name}: command`);
@@ -315,10 +318,26 @@ describe("infra/docker-compose.yml", () => {
     const gw = doc.services.gateway?.environment as Record<string, string>;
     assert.deepEqual(ports("gateway").sort(), [gw.GATEWAY_TCP_PORT, gw.GATEWAY_WS_PORT].sort());
     assert.deepEqual(ports("gateway").sort(), ["7600", "7601"]);
+    // Every Meridian service's healthcheck asks its own ops server's /readyz, on the port its config reads.
     assert.match(
       JSON.stringify(doc.services.gateway?.healthcheck),
-      new RegExp(`connect\\(${gw.GATEWAY_TCP_PORT}\\b`),
+      new RegExp(`127\\.0\\.0\\.1:${gw.GATEWAY_OPS_PORT}/readyz`),
     );
+    for (const [name, service] of Object.entries(doc.services)) {
+      const variable = name.startsWith("authority")
+        ? "AUTHORITY_OPS_PORT"
+        : name.startsWith("zone")
+          ? "ZONE_OPS_PORT"
+          : undefined;
+      if (variable === undefined) continue;
+      const port = ((service.environment ?? {}) as Record<string, string>)[variable];
+      assert.match(String(port), /^\d+$/, `${name}: ${variable}`);
+      assert.match(
+        JSON.stringify(service.healthcheck),
+        new RegExp(`127\\.0\\.0\\.1:${port}/readyz`),
+        `${name}: healthcheck on its ops port`,
+      );
+    }
     const lobby = doc.services.lobby?.environment as Record<string, string>;
     assert.deepEqual(ports("lobby"), [lobby.LOBBY_ADMIN_PORT]);
     assert.equal(
@@ -387,6 +406,7 @@ type Container = {
   ports?: { name?: string; containerPort: number }[];
   env?: {
     name: string;
+    value?: string;
     valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
   }[];
   envFrom?: { configMapRef?: { name: string } }[];
@@ -460,6 +480,26 @@ function checkKustomization(dir: string) {
           );
           assert.ok(c.livenessProbe && c.readinessProbe, `${where}: probes`);
           assert.ok(c.resources?.requests && c.resources.limits, `${where}: resources`);
+          // Every service answers its probes on its own ops server (the lobby: its admin server).
+          const get = (probe: Json | undefined) =>
+            probe?.httpGet as { path?: string; port?: string | number } | undefined;
+          assert.equal(get(c.livenessProbe)?.path, "/healthz", `${where}: liveness on /healthz`);
+          assert.equal(get(c.readinessProbe)?.path, "/readyz", `${where}: readiness on /readyz`);
+          const opsVariable = {
+            gateway: "GATEWAY_OPS_PORT",
+            authority: "AUTHORITY_OPS_PORT",
+            gameserver: "ZONE_OPS_PORT",
+            lobby: "LOBBY_ADMIN_PORT",
+            console: "CONSOLE_PORT",
+          }[svc];
+          const probed = c.ports?.find(
+            (p) => p.name === get(c.readinessProbe)?.port || p.containerPort === get(c.readinessProbe)?.port,
+          );
+          assert.equal(
+            String(probed?.containerPort),
+            c.env?.find((e) => e.name === opsVariable)?.value,
+            `${where}: probed on the port ${opsVariable} sets`,
+          );
           for (const probe of [c.livenessProbe, c.readinessProbe]) {
             const port = (probe?.httpGet ?? probe?.tcpSocket) as { port: string | number } | undefined;
             if (port)
@@ -470,7 +510,13 @@ function checkKustomization(dir: string) {
           }
         }
       }
-      assert.deepEqual([...readers.keys()].sort(), ["authority", "gameserver", "gateway", "lobby"]);
+      assert.deepEqual([...readers.keys()].sort(), [
+        "authority",
+        "console",
+        "gameserver",
+        "gateway",
+        "lobby",
+      ]);
       for (const key of Object.keys(configMap))
         assert.ok(
           [...readers.values()].some((r) => r.has(key)),
@@ -501,6 +547,8 @@ function checkKustomization(dir: string) {
       );
       const authority = named("Deployment", "authority") as unknown as { spec: { replicas: number } };
       assert.equal(authority.spec.replicas, 2, "leader + standby");
+      // A young generation sized for a tick's garbage (docs/decisions.md, 13).
+      assert.match(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "", /--max-semi-space-size=32/);
     });
 
     it("Services, PodDisruptionBudgets and StatefulSets point at pods that exist", () => {

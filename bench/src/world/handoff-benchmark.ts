@@ -48,7 +48,7 @@ import {
   median,
   percentile,
 } from "../harness.js";
-import { CHILD_EXEC_ARGV, ServerProcess } from "../server-process.js";
+import { CHILD_EXEC_ARGV, ServerProcess, ZONE_V8_FLAGS } from "../server-process.js";
 import { CrossingGateway } from "./crossing-gateway.js";
 import { BenchAuthority } from "./fake-authority.js";
 
@@ -293,7 +293,7 @@ async function startZone(
   id: Server,
   cpuProfDir: string | undefined,
 ): Promise<SpawnedProcess> {
-  const execArgv = [...CHILD_EXEC_ARGV];
+  const execArgv = [...CHILD_EXEC_ARGV, ...ZONE_V8_FLAGS];
   if (cpuProfDir !== undefined) execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(cpuProfDir, id)}`);
   return test.spawnProcess({
     command: process.execPath,
@@ -308,6 +308,8 @@ async function startZone(
       ZONE_SERVER_ID: id,
       ZONE_CREDENTIAL: "bench-credential",
       ZONE_CAPACITY: "5000",
+      // The fake gateway writes no presence: the sweep for players whose gateway is gone is off.
+      ZONE_ORPHAN_SWEEP_MS: "0",
       WORLD_NAME: world,
       WORLD_WIDTH: String(WORLD.width),
       WORLD_HEIGHT: String(WORLD.height),

@@ -8,7 +8,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CHILD_EXEC_ARGV } from "../server-process.js";
+import { CHILD_EXEC_ARGV, ZONE_V8_FLAGS } from "../server-process.js";
 import type { TickChildReply, TickChildRequest } from "./tick-protocol.js";
 
 const ENTRY = new URL("../servers/zone-tick.ts", import.meta.url);
@@ -53,7 +53,7 @@ export class TickChild {
 
   /** Forks the child with `args` and resolves once it is ready. */
   static start(name: string, args: readonly string[], cpuProfDir: string | undefined): Promise<TickChild> {
-    const execArgv = [...CHILD_EXEC_ARGV, "--expose-gc"];
+    const execArgv = [...CHILD_EXEC_ARGV, ...ZONE_V8_FLAGS, "--expose-gc"];
     if (cpuProfDir !== undefined) execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(cpuProfDir, name)}`);
     const child = fork(fileURLToPath(ENTRY), [...args], {
       cwd: fileURLToPath(new URL("../..", import.meta.url)),

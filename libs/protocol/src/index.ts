@@ -49,6 +49,12 @@ export {
   lobbyReplyCodec,
   lobbyRequestCodec,
   lobbySubject,
+  PLAYER_STATE_MAX_ENTRIES,
+  PlayerStateLoadReply,
+  PlayerStateLoadRequest,
+  PlayerStateSaveReply,
+  PlayerStateSaveRequest,
+  PlayerStateSnapshot,
   RecoverRequest,
   RecoveryQuestionReply,
   RecoveryQuestionRequest,
@@ -186,7 +192,10 @@ export {
   authoritySubject,
   GhostBatch,
   HandoffAccept,
+  HandoffAnswers,
   HandoffOffer,
+  HandoffOffers,
+  MAX_HANDOFF_BATCH,
   PlayerInstall,
   PlayerInstalled,
   type WorldKeys,
@@ -207,3 +216,19 @@ export {
   zoneControlCodec,
   zoneControlReplyCodec,
 } from "./zone-messages.js";
+
+// The observer feed: what zone servers publish for tools that watch the world (the console's map).
+
+export {
+  DEFAULT_OBSERVER_HZ,
+  OBSERVER_HANDOFF_CHANNEL,
+  OBSERVER_MAX_ENTITIES,
+  OBSERVER_MAX_KINDS,
+  OBSERVER_SNAPSHOT_CHANNEL,
+  ObserverEvents,
+  observerCodec,
+  observerSubject,
+  observerWildcard,
+  ZoneHandoff,
+  ZoneSnapshot,
+} from "./observer-messages.js";

@@ -335,6 +335,90 @@ export const LeaderboardReply = defineMessage(
 );
 export type LeaderboardReply = MessageOf<typeof LeaderboardReply>;
 
+// ---- persisted player state ----
+
+/** A world's name, as zone servers and the registry know it. */
+const WorldName = Type.String({ minLength: 1, maxLength: 64 });
+/** A player's ownership epoch in a world (zone servers advance it at every change of owner). */
+const PlayerEpoch = Type.Integer({ minimum: 0, maximum: INT53 });
+
+/**
+ * What the lobby keeps of a player between sessions: the zone server's snapshot of the player's
+ * entity. `state` is the game's and is stored as JSON: it must have a JSON form (no binary, no
+ * non-finite number, no U+0000 in a string, at most 64 levels deep), or the entry is skipped.
+ */
+export const PlayerStateSnapshot = Type.Object({
+  /** The display name at the time. */
+  username: Type.String({ maxLength: 64 }),
+  x: Type.Number(),
+  y: Type.Number(),
+  /** The last input sequence applied (of the session that was playing). */
+  lastSeq: Type.Integer({ minimum: 0, maximum: 4_294_967_295 }),
+  /** The game's state of the player's entity. */
+  state: Type.Unknown(),
+});
+
+/** Most entries in one `player_state_save`. */
+export const PLAYER_STATE_MAX_ENTRIES = 500;
+
+/**
+ * Zone server → lobby: persist players' state in Postgres, fenced by player epoch: a stored row is
+ * replaced only by an entry of an equal or higher epoch (older entries are counted `stale`). Entries
+ * of accounts that do not exist are skipped and counted `unknown`; entries whose state has no JSON
+ * form are skipped and counted `invalid`. Replies `player_state_saved`.
+ */
+export const PlayerStateSaveRequest = defineMessage(
+  "player_state_save",
+  Type.Object({
+    /** The saving server's credential (issued by the lobby for `world`). */
+    credential: Token,
+    world: WorldName,
+    entries: Type.Array(Type.Object({ accountId: Id, epoch: PlayerEpoch, snapshot: PlayerStateSnapshot }), {
+      minItems: 1,
+      maxItems: PLAYER_STATE_MAX_ENTRIES,
+    }),
+  }),
+);
+export type PlayerStateSaveRequest = MessageOf<typeof PlayerStateSaveRequest>;
+
+/** What a `player_state_save` did: every entry is counted once in one of the four. */
+export const PlayerStateSaveReply = defineMessage(
+  "player_state_saved",
+  Type.Object({
+    /** Rows written (new, or replacing an equal or lower epoch). */
+    saved: Type.Integer({ minimum: 0 }),
+    /** Entries not written: the stored epoch is higher, or the same account came twice at a higher epoch. */
+    stale: Type.Integer({ minimum: 0 }),
+    /** Entries of an account id that does not exist. */
+    unknown: Type.Integer({ minimum: 0 }),
+    /** Entries whose state cannot be stored as JSON. */
+    invalid: Type.Integer({ minimum: 0 }),
+  }),
+);
+export type PlayerStateSaveReply = MessageOf<typeof PlayerStateSaveReply>;
+
+/** Zone server → lobby: a player's persisted state in `world`. Replies `player_state`. */
+export const PlayerStateLoadRequest = defineMessage(
+  "player_state_load",
+  Type.Object({ credential: Token, world: WorldName, accountId: Id }),
+);
+export type PlayerStateLoadRequest = MessageOf<typeof PlayerStateLoadRequest>;
+
+/** The persisted state, when `found`: `epoch`, `snapshot` and `updatedAt` are present exactly then. */
+export const PlayerStateLoadReply = defineMessage(
+  "player_state",
+  Type.Object({
+    accountId: Id,
+    world: WorldName,
+    found: Type.Boolean(),
+    epoch: Type.Optional(PlayerEpoch),
+    snapshot: Type.Optional(PlayerStateSnapshot),
+    /** When the row was last written, ms since the Unix epoch. */
+    updatedAt: Type.Optional(EpochMs),
+  }),
+);
+export type PlayerStateLoadReply = MessageOf<typeof PlayerStateLoadReply>;
+
 // ---- server registry ----
 
 /** Game server → lobby: (re)advertise in the server browser. Replies `server`. */
@@ -489,6 +573,8 @@ export const LobbyVerbs = {
   stats_report: { request: StatsReportRequest, reply: StatsReportReply },
   stats_get: { request: StatsGetRequest, reply: StatsReply },
   leaderboard: { request: LeaderboardRequest, reply: LeaderboardReply },
+  player_state_save: { request: PlayerStateSaveRequest, reply: PlayerStateSaveReply },
+  player_state_load: { request: PlayerStateLoadRequest, reply: PlayerStateLoadReply },
   server_advertise: { request: ServerAdvertiseRequest, reply: ServerReply },
   server_heartbeat: { request: ServerHeartbeatRequest, reply: ServerReply },
   server_list: { request: ServerListRequest, reply: ServerPageReply },

@@ -176,29 +176,55 @@ export type PlayerInstalled = MessageOf<typeof PlayerInstalled>;
  * (docs/protocol.md §12, "Handoff"). `state` is the player's snapshot as the game server defines it
  * (`@meridian/world`'s `PlayerSnapshot` for `services/gameserver`).
  */
-export const HandoffOffer = defineMessage(
-  "handoff_offer",
+/** The fields of one handoff offer (in `handoff_offer`, and each entry of `handoff_offers`). */
+const HandoffOfferFields = {
+  handoffId: Type.String({ minLength: 36, maxLength: 36 }),
+  accountId: Id,
+  sessionId: SessionId,
+  username: Type.String({ maxLength: 64 }),
+  gateway: Token,
+  fromServer: Token,
+  /** The cell the player entered, and its epoch as A knows it from the world map. */
+  cell: Cell,
+  cellEpoch: Epoch,
+  /** The player's ownership epoch at B: A's + 1. */
+  playerEpoch: Epoch,
+  /** The last input sequence A applied: B applies from `lastSeq + 1`. */
+  lastSeq: Seq,
+  /** A's tick when it froze the player (stall measurement). */
+  tick: Type.Integer({ minimum: 0, maximum: INT53 }),
+  /** The game's state of the player's entity. */
+  state: GameData,
+};
+
+export const HandoffOffer = defineMessage("handoff_offer", Type.Object(HandoffOfferFields));
+export type HandoffOffer = MessageOf<typeof HandoffOffer>;
+
+/** Most offers in one `handoff_offers`. */
+export const MAX_HANDOFF_BATCH = 1_000;
+
+/**
+ * Zone A → zone B (`zone.<B>.handoff`, request): every offer A makes to B in one tick, in one
+ * request (1,000 players crossing one border at once are one message, not 1,000 requests). Each
+ * entry is a `handoff_offer` without `t`, with the same meaning and idempotence; `trace`, when
+ * present, is the W3C `traceparent` of that player's handoff (a batch carries many players'
+ * traces, so per-entry context replaces the NATS header a single offer carries). B answers
+ * `handoff_answers` with one `handoff_accept` (without `t`) per entry, in order.
+ */
+export const HandoffOffers = defineMessage(
+  "handoff_offers",
   Type.Object({
-    handoffId: Type.String({ minLength: 36, maxLength: 36 }),
-    accountId: Id,
-    sessionId: SessionId,
-    username: Type.String({ maxLength: 64 }),
-    gateway: Token,
     fromServer: Token,
-    /** The cell the player entered, and its epoch as A knows it from the world map. */
-    cell: Cell,
-    cellEpoch: Epoch,
-    /** The player's ownership epoch at B: A's + 1. */
-    playerEpoch: Epoch,
-    /** The last input sequence A applied: B applies from `lastSeq + 1`. */
-    lastSeq: Seq,
-    /** A's tick when it froze the player (stall measurement). */
-    tick: Type.Integer({ minimum: 0, maximum: INT53 }),
-    /** The game's state of the player's entity. */
-    state: GameData,
+    offers: Type.Array(
+      Type.Object({
+        ...HandoffOfferFields,
+        trace: Type.Optional(Type.String({ minLength: 55, maxLength: 128 })),
+      }),
+      { minItems: 1, maxItems: MAX_HANDOFF_BATCH },
+    ),
   }),
 );
-export type HandoffOffer = MessageOf<typeof HandoffOffer>;
+export type HandoffOffers = MessageOf<typeof HandoffOffers>;
 
 export const HandoffAccept = defineMessage(
   "handoff_accept",
@@ -210,6 +236,22 @@ export const HandoffAccept = defineMessage(
   }),
 );
 export type HandoffAccept = MessageOf<typeof HandoffAccept>;
+
+/** Zone B → zone A: the answers to a `handoff_offers`, one per offer, in the offers' order. */
+export const HandoffAnswers = defineMessage(
+  "handoff_answers",
+  Type.Object({
+    answers: Type.Array(
+      Type.Object({
+        handoffId: Type.String({ minLength: 36, maxLength: 36 }),
+        accepted: Type.Boolean(),
+        reason: Type.Optional(Type.String({ maxLength: 64 })),
+      }),
+      { maxItems: MAX_HANDOFF_BATCH },
+    ),
+  }),
+);
+export type HandoffAnswers = MessageOf<typeof HandoffAnswers>;
 
 // ---- ghosts ----
 
@@ -245,9 +287,14 @@ export const AuthorityRequests = new MessageRegistry([ZoneRegister, ZoneHeartbea
 /** What a zone server accepts from the authority as answers. */
 export const AuthorityReplies = new MessageRegistry([ZoneRegistered, ZoneLeases, WorldError]);
 /** What a zone server accepts on `zone.<server>.install|handoff|ghosts`. */
-export const ZoneControl = new MessageRegistry([PlayerInstall, HandoffOffer, GhostBatch]);
+export const ZoneControl = new MessageRegistry([PlayerInstall, HandoffOffer, HandoffOffers, GhostBatch]);
 /** Answers to `player_install` and `handoff_offer`. */
-export const ZoneControlReplies = new MessageRegistry([PlayerInstalled, HandoffAccept, WorldError]);
+export const ZoneControlReplies = new MessageRegistry([
+  PlayerInstalled,
+  HandoffAccept,
+  HandoffAnswers,
+  WorldError,
+]);
 /** The world map event. */
 export const WorldMapEvents = new MessageRegistry([WorldMap]);
 
@@ -263,12 +310,12 @@ export function authorityReplyCodec(): MessageCodec<
   return codec(AuthorityReplies);
 }
 export function zoneControlCodec(): MessageCodec<
-  typeof PlayerInstall | typeof HandoffOffer | typeof GhostBatch
+  typeof PlayerInstall | typeof HandoffOffer | typeof HandoffOffers | typeof GhostBatch
 > {
   return codec(ZoneControl);
 }
 export function zoneControlReplyCodec(): MessageCodec<
-  typeof PlayerInstalled | typeof HandoffAccept | typeof WorldError
+  typeof PlayerInstalled | typeof HandoffAccept | typeof HandoffAnswers | typeof WorldError
 > {
   return codec(ZoneControlReplies);
 }

@@ -18,6 +18,7 @@ import {
   lobbyRequestCodec,
   lobbySubject,
   makeLoginNonce,
+  PLAYER_STATE_MAX_ENTRIES,
   ProtocolError,
   ProtocolErrorCode,
 } from "@meridian/protocol";
@@ -197,6 +198,39 @@ const examples: {
     ],
     replies: [{ t: "stats_applied", entries: 2 }],
   },
+  player_state_save: {
+    requests: [
+      {
+        t: "player_state_save",
+        credential: TOKEN,
+        world: "main",
+        entries: [
+          {
+            accountId: "42",
+            epoch: 7,
+            snapshot: { username: "Alice", x: 10.5, y: -3, lastSeq: 12, state: { hp: 90, bag: ["sword"] } },
+          },
+          { accountId: "43", epoch: 0, snapshot: { username: "", x: 0, y: 0, lastSeq: 0, state: null } },
+        ],
+      },
+    ],
+    replies: [{ t: "player_state_saved", saved: 1, stale: 1, unknown: 0, invalid: 0 }],
+  },
+  player_state_load: {
+    requests: [{ t: "player_state_load", credential: TOKEN, world: "main", accountId: "42" }],
+    replies: [
+      {
+        t: "player_state",
+        accountId: "42",
+        world: "main",
+        found: true,
+        epoch: 7,
+        snapshot: { username: "Alice", x: 10.5, y: -3, lastSeq: 12, state: { hp: 90 } },
+        updatedAt: NOW,
+      },
+      { t: "player_state", accountId: "42", world: "main", found: false },
+    ],
+  },
   stats_get: {
     requests: [{ t: "stats_get", accountId: "42" }],
     replies: [
@@ -351,7 +385,7 @@ describe("lobby messages - verb table", () => {
   it("LOBBY_VERBS lists every verb of LobbyVerbs, in table order, frozen", () => {
     assert.deepEqual([...LOBBY_VERBS], Object.keys(LobbyVerbs));
     assert.ok(Object.isFrozen(LOBBY_VERBS));
-    assert.equal(LOBBY_VERBS.length, 22);
+    assert.equal(LOBBY_VERBS.length, 24);
   });
 
   it("every verb has examples (the table above is complete)", () => {
@@ -576,6 +610,88 @@ describe("lobby messages - invalid requests", () => {
       ["leaderboard", { limit: 101 }, "/limit"],
       ["leaderboard", { offset: -1 }, "/offset"],
       ["stats_report", { entries: [] }, "/entries"],
+      ["player_state_save", { entries: [] }, "/entries"],
+      ["player_state_save", { world: "" }, "/world"],
+      ["player_state_save", { world: "w".repeat(65) }, "/world"],
+      ["player_state_save", { credential: "" }, "/credential"],
+      [
+        "player_state_save",
+        {
+          entries: [
+            { accountId: "01", epoch: 1, snapshot: { username: "a", x: 0, y: 0, lastSeq: 0, state: null } },
+          ],
+        },
+        "/entries/0/accountId",
+      ],
+      [
+        "player_state_save",
+        {
+          entries: [
+            { accountId: "1", epoch: -1, snapshot: { username: "a", x: 0, y: 0, lastSeq: 0, state: null } },
+          ],
+        },
+        "/entries/0/epoch",
+      ],
+      [
+        "player_state_save",
+        {
+          entries: [
+            { accountId: "1", epoch: 1.5, snapshot: { username: "a", x: 0, y: 0, lastSeq: 0, state: null } },
+          ],
+        },
+        "/entries/0/epoch",
+      ],
+      [
+        "player_state_save",
+        {
+          entries: [
+            {
+              accountId: "1",
+              epoch: Number.MAX_SAFE_INTEGER + 1,
+              snapshot: { username: "a", x: 0, y: 0, lastSeq: 0, state: null },
+            },
+          ],
+        },
+        "/entries/0/epoch",
+      ],
+      [
+        "player_state_save",
+        {
+          entries: [
+            { accountId: "1", epoch: 1, snapshot: { username: "a", x: "0", y: 0, lastSeq: 0, state: null } },
+          ],
+        },
+        "/entries/0/snapshot/x",
+      ],
+      [
+        "player_state_save",
+        {
+          entries: [
+            {
+              accountId: "1",
+              epoch: 1,
+              snapshot: { username: "a", x: 0, y: 0, lastSeq: 2 ** 32, state: null },
+            },
+          ],
+        },
+        "/entries/0/snapshot/lastSeq",
+      ],
+      [
+        "player_state_save",
+        {
+          entries: [
+            {
+              accountId: "1",
+              epoch: 1,
+              snapshot: { username: "u".repeat(65), x: 0, y: 0, lastSeq: 0, state: null },
+            },
+          ],
+        },
+        "/entries/0/snapshot/username",
+      ],
+      ["player_state_save", { entries: [{ accountId: "1", epoch: 1 }] }, "/entries/0/snapshot"],
+      ["player_state_load", { accountId: "x" }, "/accountId"],
+      ["player_state_load", { world: "" }, "/world"],
       [
         "stats_report",
         { entries: [{ accountId: "1", increments: { kills: 1.5 } }] },
@@ -603,6 +719,40 @@ describe("lobby messages - invalid requests", () => {
       const error = expectError(requestCodec(verb).decode(raw(request)), ProtocolErrorCode.InvalidMessage);
       assert.equal(error?.context.path, path, `${verb} ${JSON.stringify(change).slice(0, 80)}`);
     }
+  });
+
+  it("player_state_save takes 1–500 entries (PLAYER_STATE_MAX_ENTRIES); 501 or a NaN position is PROTO_INVALID_MESSAGE", () => {
+    assert.equal(PLAYER_STATE_MAX_ENTRIES, 500);
+    const entry = (i: number) => ({
+      accountId: String(i + 1),
+      epoch: i,
+      snapshot: { username: `p${i}`, x: i, y: i, lastSeq: i, state: { i } },
+    });
+    const codec = requestCodec("player_state_save");
+    const full = {
+      ...firstRequest("player_state_save"),
+      entries: Array.from({ length: 500 }, (_, i) => entry(i)),
+    };
+    const decoded = codec.decode(raw(full));
+    assert.ok(decoded.ok);
+    const over = { ...full, entries: Array.from({ length: 501 }, (_, i) => entry(i)) };
+    const error = expectError(codec.decode(raw(over)), ProtocolErrorCode.InvalidMessage);
+    assert.equal(error?.context.path, "/entries");
+    const nan = { ...full, entries: [{ ...entry(0), snapshot: { ...entry(0).snapshot, x: Number.NaN } }] };
+    const nanError = expectError(codec.decode(raw(nan)), ProtocolErrorCode.InvalidMessage);
+    assert.equal(nanError?.context.path, "/entries/0/snapshot/x");
+  });
+
+  it("player_state: a reply without found, or with a negative epoch, is PROTO_INVALID_MESSAGE", () => {
+    const codec = replyCodec("player_state_load");
+    const base = { t: "player_state", accountId: "42", world: "main" };
+    expectError(codec.decode(raw(base)), ProtocolErrorCode.InvalidMessage);
+    expectError(codec.decode(raw({ ...base, found: true, epoch: -1 })), ProtocolErrorCode.InvalidMessage);
+    const saved = replyCodec("player_state_save");
+    expectError(
+      saved.decode(raw({ t: "player_state_saved", saved: 1, stale: 0 })),
+      ProtocolErrorCode.InvalidMessage,
+    );
   });
 
   it("a stats report key that is not a stat name, a negative delta or 65 stats is PROTO_INVALID_MESSAGE", () => {

@@ -9,6 +9,7 @@ import {
   DECODE_ERROR_CODES,
   type DecodeResult,
   encodeMessage,
+  MAX_HANDOFF_BATCH,
   ProtocolError,
   ProtocolErrorCode,
   WORLD_MAX_MESSAGE_BYTES,
@@ -116,6 +117,34 @@ const valid = {
     state: { accountId: ACCOUNT, username: "alice", x: 1000.5, y: 20, lastSeq: 17, state: { hp: 9 } },
   },
   handoff_accept: { t: "handoff_accept", handoffId: HANDOFF, accepted: true },
+  handoff_offers: {
+    t: "handoff_offers",
+    fromServer: "z1",
+    offers: [
+      {
+        handoffId: HANDOFF,
+        accountId: ACCOUNT,
+        sessionId: SESSION,
+        username: "alice",
+        gateway: "gw-1",
+        fromServer: "z1",
+        cell: "c1_0",
+        cellEpoch: 1,
+        playerEpoch: 2,
+        lastSeq: 17,
+        tick: 300,
+        state: { x: 1000.5, y: 20, state: null },
+        trace: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      },
+    ],
+  },
+  handoff_answers: {
+    t: "handoff_answers",
+    answers: [
+      { handoffId: HANDOFF, accepted: true },
+      { handoffId: HANDOFF, accepted: false, reason: "WORLD_FULL" },
+    ],
+  },
   ghost_batch: {
     t: "ghost_batch",
     server: "z1",
@@ -139,6 +168,8 @@ const homes: Record<MessageType, readonly CodecName[]> = {
   player_installed: ["zoneControlReply"],
   handoff_offer: ["zoneControl"],
   handoff_accept: ["zoneControlReply"],
+  handoff_offers: ["zoneControl"],
+  handoff_answers: ["zoneControlReply"],
   ghost_batch: ["zoneControl"],
 };
 
@@ -164,6 +195,21 @@ describe("zone messages - round trip", () => {
     assert.ok(decoded.ok);
     if (decoded.ok) assert.deepEqual(decoded.message, refusal);
     assert.ok(codecs.zoneControlReply.decode(raw({ ...refusal, reason: undefined })).ok);
+  });
+
+  it("handoff_offers: 1 to MAX_HANDOFF_BATCH offers, each a valid offer; a bad trace is refused", () => {
+    const offer = valid.handoff_offers.offers[0];
+    assert.equal(codecs.zoneControl.decode(raw({ ...valid.handoff_offers, offers: [] })).ok, false);
+    const many = Array.from({ length: MAX_HANDOFF_BATCH + 1 }, () => offer);
+    assert.equal(codecs.zoneControl.decode(raw({ ...valid.handoff_offers, offers: many })).ok, false);
+    const bad = codecs.zoneControl.decode(
+      raw({ ...valid.handoff_offers, offers: [{ ...offer, playerEpoch: -1 }] }),
+    );
+    assert.equal(bad.ok, false);
+    const shortTrace = codecs.zoneControl.decode(
+      raw({ ...valid.handoff_offers, offers: [{ ...offer, trace: "00-1" }] }),
+    );
+    assert.equal(shortTrace.ok, false);
   });
 
   it("an empty ghost batch and an empty lease set are valid (a batch replaces the last)", () => {

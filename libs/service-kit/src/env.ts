@@ -169,3 +169,54 @@ export function readSubjectPrefix(env: Env, problems: ConfigProblem[]): string {
     problems,
   );
 }
+
+/** What `MERIDIAN_TELEMETRY` and the standard `OTEL_*` variables say (`@meridian/telemetry`'s options). */
+export interface TelemetryEnv {
+  /** `MERIDIAN_TELEMETRY`: `on` or `off` (also true/false, 1/0, yes/no). Default off. */
+  readonly enabled: boolean;
+  /** `OTEL_SERVICE_NAME`. Default `meridian-<service>`. */
+  readonly serviceName: string;
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: an `http(s)://` OTLP/HTTP collector; unset = no OTLP export. */
+  readonly otlpEndpoint: string | undefined;
+  /**
+   * `MERIDIAN_TELEMETRY_SAMPLE_EVERY`: one hot-path operation (a gateway's input batch) in this many
+   * is traced; 1 traces every one. Default 100.
+   */
+  readonly hotSampleEvery: number;
+}
+
+/**
+ * `MERIDIAN_TELEMETRY`, `OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT` and
+ * `MERIDIAN_TELEMETRY_SAMPLE_EVERY` of the service `service`
+ * (`gateway`, `lobby`, `authority`, `gameserver`).
+ */
+export function readTelemetry(env: Env, service: string, problems: ConfigProblem[]): TelemetryEnv {
+  const enabled = readBoolean(env, "MERIDIAN_TELEMETRY", false, problems);
+  const serviceName = readPattern(
+    env,
+    "OTEL_SERVICE_NAME",
+    `meridian-${service}`,
+    /^[A-Za-z0-9_.:-]{1,128}$/,
+    "1–128 letters, digits, _ . : or -",
+    problems,
+  );
+  const raw = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  let otlpEndpoint: string | undefined;
+  if (raw !== undefined && raw !== "") {
+    let ok = false;
+    try {
+      const url = new URL(raw);
+      ok = (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+      ok = false;
+    }
+    if (ok) otlpEndpoint = raw.replace(/\/+$/, "");
+    else
+      problems.push({
+        variable: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        message: `must be an http(s):// URL of an OTLP/HTTP collector (e.g. http://otel-collector:4318), got "${raw}"`,
+      });
+  }
+  const hotSampleEvery = readInt(env, "MERIDIAN_TELEMETRY_SAMPLE_EVERY", 100, 1, 1_000_000, problems);
+  return Object.freeze({ enabled, serviceName, otlpEndpoint, hotSampleEvery });
+}

@@ -16,4 +16,18 @@ export {
   readRedisPrefix,
   readRedisUrl,
   readSubjectPrefix,
+  readTelemetry,
+  type TelemetryEnv,
 } from "./env.js";
+export { OpsServerError, OpsServerErrorCode } from "./errors.js";
+export {
+  DEFAULT_OPS_CHECK_TIMEOUT_MS,
+  DEFAULT_OPS_HOST,
+  METRICS_OFF_BODY,
+  type MetricsSource,
+  type OpsLogger,
+  type OpsServer,
+  type OpsServerOptions,
+  type ReadinessCheckFn,
+  startOpsServer,
+} from "./ops-server.js";

@@ -11,6 +11,7 @@ import {
   readNumber,
   readPattern,
   readRedisUrl,
+  readTelemetry,
 } from "@meridian/service-kit";
 
 function run<T>(read: (problems: ConfigProblem[]) => T): { value: T; problems: string[] } {
@@ -117,5 +118,67 @@ describe("service kit - cluster prefixes", () => {
         "MERIDIAN_SUBJECT_PREFIX",
       ]);
     }
+  });
+});
+
+describe("service kit - telemetry variables", () => {
+  it("env - telemetry is off by default, named after the service, no OTLP endpoint", () => {
+    assert.deepEqual(
+      run((p) => readTelemetry({}, "gateway", p)),
+      {
+        value: {
+          enabled: false,
+          serviceName: "meridian-gateway",
+          otlpEndpoint: undefined,
+          hotSampleEvery: 100,
+        },
+        problems: [],
+      },
+    );
+  });
+
+  it("env - on, a service name and an OTLP endpoint (trailing slash dropped)", () => {
+    const { value, problems } = run((p) =>
+      readTelemetry(
+        {
+          MERIDIAN_TELEMETRY: "on",
+          OTEL_SERVICE_NAME: "zone-7",
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4318/",
+          MERIDIAN_TELEMETRY_SAMPLE_EVERY: "1",
+        },
+        "gameserver",
+        p,
+      ),
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(value, {
+      enabled: true,
+      serviceName: "zone-7",
+      otlpEndpoint: "http://otel-collector:4318",
+      hotSampleEvery: 1,
+    });
+  });
+
+  it("env - bad telemetry variables are each one problem", () => {
+    assert.deepEqual(
+      run((p) =>
+        readTelemetry(
+          {
+            MERIDIAN_TELEMETRY: "maybe",
+            OTEL_SERVICE_NAME: "has space",
+            OTEL_EXPORTER_OTLP_ENDPOINT: "grpc://x:4317",
+            MERIDIAN_TELEMETRY_SAMPLE_EVERY: "0",
+          },
+          "lobby",
+          p,
+        ),
+      ).problems,
+      [
+        "MERIDIAN_TELEMETRY",
+        "OTEL_SERVICE_NAME",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "MERIDIAN_TELEMETRY_SAMPLE_EVERY",
+      ],
+    );
   });
 });

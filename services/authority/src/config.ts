@@ -16,6 +16,8 @@ import {
   readRedisPrefix,
   readRedisUrl,
   readSubjectPrefix,
+  readTelemetry,
+  type TelemetryEnv,
 } from "@meridian/service-kit";
 import { inBounds, type WorldConfig, WorldError, worldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
@@ -61,6 +63,12 @@ export interface AuthorityConfig {
   readonly lobbyTimeoutMs: number;
   /** `AUTHORITY_SHUTDOWN_MS`: bound on a graceful shutdown. Default 5000. */
   readonly shutdownMs: number;
+  /** `AUTHORITY_OPS_PORT`: the ops HTTP server (/healthz, /readyz, /metrics). Default 0: an ephemeral port, logged. */
+  readonly opsPort: number;
+  /** `AUTHORITY_OPS_HOST`: interface of the ops server. Default `0.0.0.0`. */
+  readonly opsHost: string;
+  /** `MERIDIAN_TELEMETRY`, `OTEL_SERVICE_NAME` (default `meridian-authority`), `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly telemetry: TelemetryEnv;
   /** `WORLD_SPAWN_X` / `WORLD_SPAWN_Y`: where a player with no checkpoint starts. Default the world's centre. */
   readonly spawn: { readonly x: number; readonly y: number };
 }
@@ -167,6 +175,16 @@ export function loadConfig(env: Env = process.env): AuthorityConfig {
     attachTimeoutMs: readInt(env, "AUTHORITY_ATTACH_TIMEOUT_MS", 1_000, 50, 60_000, problems),
     lobbyTimeoutMs: readInt(env, "AUTHORITY_LOBBY_TIMEOUT_MS", 2_000, 50, 60_000, problems),
     shutdownMs: readInt(env, "AUTHORITY_SHUTDOWN_MS", 5_000, 500, 120_000, problems),
+    opsPort: readInt(env, "AUTHORITY_OPS_PORT", 0, 0, 65_535, problems),
+    opsHost: readPattern(
+      env,
+      "AUTHORITY_OPS_HOST",
+      "0.0.0.0",
+      /^[A-Za-z0-9_.:-]{1,253}$/,
+      "a host name or address",
+      problems,
+    ),
+    telemetry: readTelemetry(env, "authority", problems),
   };
   if (problems.length > 0 || world === undefined) throw new ConfigError(problems);
   return Object.freeze({ ...config, world, spawn: Object.freeze(spawn) });

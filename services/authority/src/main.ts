@@ -7,8 +7,13 @@
  * A dependency that cannot be reached at start is a clear one-line error on stderr and exit code 1;
  * once running, the NATS and Redis clients reconnect on their own (while Redis is unreachable the
  * leader steps down before its key can expire: see `leadership/leader-election.ts`).
+ *
+ * Ops: `AUTHORITY_OPS_PORT` serves `/healthz`, `/readyz` (NATS, Redis, started; a standby is ready:
+ * it must be running to take over) and `/metrics` (Prometheus text while `MERIDIAN_TELEMETRY=on`).
  */
 import { createSubjects } from "@meridian/protocol";
+import { type OpsServer, startOpsServer } from "@meridian/service-kit";
+import { getMeter, initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -19,7 +24,7 @@ import { ConfigError } from "./errors.js";
 /** How long start waits for Redis and NATS before giving up, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-const root = pino();
+const root = pino({ mixin: traceLogMixin() });
 const log = root.child({ name: "authority" });
 
 function fail(what: string, error: unknown): never {
@@ -39,6 +44,19 @@ try {
     process.exit(1);
   }
   throw error;
+}
+
+let telemetryHandle: TelemetryHandle;
+try {
+  telemetryHandle = await initTelemetry({
+    enabled: config.telemetry.enabled,
+    serviceName: config.telemetry.serviceName,
+    hotSampleEvery: config.telemetry.hotSampleEvery,
+    serviceInstanceId: config.id,
+    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
+  });
+} catch (error) {
+  fail("cannot start telemetry", error);
 }
 
 const redis = new Redis(config.redisUrl, {
@@ -93,8 +111,39 @@ const authority = new Authority(
   },
 );
 authority.start();
+if (telemetryHandle.enabled) {
+  // Read when scraped: whether this instance leads, and the zone servers it leases cells to.
+  const meter = getMeter("authority");
+  const base = { "meridian.instance": config.id };
+  meter
+    .createObservableGauge("meridian.authority.leader", { description: "1 while this authority leads" })
+    .addCallback((result) => result.observe(authority.isLeader ? 1 : 0, base));
+  meter
+    .createObservableGauge("meridian.authority.zone_servers", { description: "Zone servers registered" })
+    .addCallback((result) => result.observe(authority.stats().term?.servers.length ?? 0, base));
+}
 
 let stopping = false;
+let ops: OpsServer;
+try {
+  ops = await startOpsServer({
+    port: config.opsPort,
+    host: config.opsHost,
+    checks: {
+      started: () => !stopping,
+      nats: () => nc.rtt(),
+      redis: () => redis.ping(),
+    },
+    metrics: () => telemetryHandle.metricsText(),
+    logger: log,
+  });
+} catch (error) {
+  await authority.stop();
+  await nc.close().catch(() => undefined);
+  redis.disconnect();
+  fail(`cannot listen for the ops server on ${config.opsHost}:${config.opsPort}`, error);
+}
+
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -106,6 +155,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await authority.stop();
   await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
   await redis.quit().catch(() => redis.disconnect());
+  await ops.close();
+  await telemetryHandle
+    .shutdown()
+    .catch((error: unknown) => log.warn({ err: error }, "telemetry flush failed"));
   log.info("stopped");
   process.exit(0);
 }
@@ -121,6 +174,8 @@ log.info(
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
     leaderTtlMs: config.leaderTtlMs,
+    opsPort: ops.port,
+    telemetry: telemetryHandle.enabled,
     subjects: `${config.subjectPrefix}.svc.authority.*`,
   },
   "authority ready",

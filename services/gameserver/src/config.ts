@@ -7,6 +7,7 @@
  * world must load the same world configuration.
  */
 import { hostname } from "node:os";
+import { DEFAULT_OBSERVER_HZ } from "@meridian/protocol";
 import {
   defaultInstanceId,
   type Env,
@@ -19,11 +20,16 @@ import {
   readRedisPrefix,
   readRedisUrl,
   readSubjectPrefix,
+  readTelemetry,
+  type TelemetryEnv,
 } from "@meridian/service-kit";
 import { type WorldConfig, WorldError, worldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
+import { DEFAULT_ORPHAN_SWEEP_MS } from "./orphan-sweep.js";
+import { DEFAULT_PERSIST_MS } from "./persist/player-state-persister.js";
 
 export { MeridianEnv } from "@meridian/service-kit";
+export { DEFAULT_PERSIST_MS } from "./persist/player-state-persister.js";
 
 /** Default period of the periodic checkpoints, ms. */
 export const DEFAULT_CHECKPOINT_MS = 5_000;
@@ -32,6 +38,10 @@ export const DEFAULT_CAPACITY = 1_000;
 
 /** The validated, frozen configuration. Each field names its variable and default. */
 export interface GameServerConfig {
+  /** `ZONE_OPS_PORT`: the ops HTTP server (/healthz, /readyz, /metrics). Default 0: an ephemeral port, logged. */
+  readonly opsPort: number;
+  /** `MERIDIAN_TELEMETRY`, `OTEL_SERVICE_NAME` (default `meridian-gameserver`), `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly telemetry: TelemetryEnv;
   /** `MERIDIAN_ENV`: `development` (default) or `production`. */
   readonly env: MeridianEnv;
   /** `MERIDIAN_REDIS_URL`: `redis://` or `rediss://`. Default `redis://127.0.0.1:6379`. */
@@ -50,8 +60,25 @@ export interface GameServerConfig {
   readonly capacity: number;
   /** `ZONE_CHECKPOINT_MS`: period of the checkpoints of every player. Default 5000. */
   readonly checkpointMs: number;
+  /**
+   * `ZONE_PERSIST_MS`: period of the persists of every player held to the lobby (Postgres,
+   * `player_state_save`), ms: `0` (periodic persists off) or 100–86 400 000. Logout and shutdown
+   * persist whatever it is. Default 60000.
+   */
+  readonly persistMs: number;
   /** `ZONE_HISTORY`: `1` publishes the history stream (`evt.world.<world>.history`), `0` (default) not. */
   readonly history: boolean;
+  /**
+   * `ZONE_OBSERVER_HZ`: observer snapshots per second (`zone_snapshot` on
+   * `evt.world.<world>.zone.<server>.snapshot`, and `zone_handoff` events), 0–50; `0` turns the
+   * observer feed off. Default 4.
+   */
+  readonly observerHz: number;
+  /**
+   * `ZONE_ORPHAN_SWEEP_MS`: period of the sweep that drops players whose gateway is gone (no presence
+   * for two sweeps in a row), 0 (off) or 1000 ms to an hour. Default 10000.
+   */
+  readonly orphanSweepMs: number;
   /**
    * The world: `WORLD_NAME` (default `main`), `WORLD_WIDTH`, `WORLD_HEIGHT` (2000), `WORLD_COLS`,
    * `WORLD_ROWS` (2), `WORLD_TICK_HZ` (20), `WORLD_AOI_RADIUS` (100), `WORLD_GHOST_MARGIN` (the AOI radius),
@@ -107,6 +134,29 @@ function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig {
 
 const HOUR_MS = 60 * 60_000;
 
+/** `ZONE_ORPHAN_SWEEP_MS`: 0 (off) or 1 s to an hour. */
+function readOrphanSweepMs(env: Env, problems: ConfigProblem[]): number {
+  const value = readInt(env, "ZONE_ORPHAN_SWEEP_MS", DEFAULT_ORPHAN_SWEEP_MS, 0, HOUR_MS, problems);
+  if (value > 0 && value < 1_000) {
+    problems.push({
+      variable: "ZONE_ORPHAN_SWEEP_MS",
+      message: `must be 0 (off) or at least 1000, got ${value}`,
+    });
+    return DEFAULT_ORPHAN_SWEEP_MS;
+  }
+  return value;
+}
+
+/** `ZONE_PERSIST_MS`: 0 (off) or 100 ms to a day. */
+function readPersistMs(env: Env, problems: ConfigProblem[]): number {
+  const value = readInt(env, "ZONE_PERSIST_MS", DEFAULT_PERSIST_MS, 0, 24 * HOUR_MS, problems);
+  if (value > 0 && value < 100) {
+    problems.push({ variable: "ZONE_PERSIST_MS", message: `must be 0 (off) or at least 100, got ${value}` });
+    return DEFAULT_PERSIST_MS;
+  }
+  return value;
+}
+
 /**
  * Reads and validates the zone server's configuration from `env` (default `process.env`: the one read of it).
  * @throws ConfigError (`GAMESERVER_CONFIG`) listing every bad variable.
@@ -141,7 +191,12 @@ export function loadConfig(env: Env = process.env): GameServerConfig {
     capacity: readInt(env, "ZONE_CAPACITY", DEFAULT_CAPACITY, 1, 1_000_000, problems),
     checkpointMs: readInt(env, "ZONE_CHECKPOINT_MS", DEFAULT_CHECKPOINT_MS, 100, HOUR_MS, problems),
     history: readInt(env, "ZONE_HISTORY", 0, 0, 1, problems) === 1,
+    persistMs: readPersistMs(env, problems),
+    observerHz: readInt(env, "ZONE_OBSERVER_HZ", DEFAULT_OBSERVER_HZ, 0, 50, problems),
+    orphanSweepMs: readOrphanSweepMs(env, problems),
     world: readWorld(env, problems),
+    opsPort: readInt(env, "ZONE_OPS_PORT", 0, 0, 65_535, problems),
+    telemetry: readTelemetry(env, "gameserver", problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

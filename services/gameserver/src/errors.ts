@@ -9,6 +9,11 @@ export const GameServerErrorCode = {
   Config: "GAMESERVER_CONFIG",
   /** Local: an options object failed validation. */
   InvalidOptions: "GAMESERVER_INVALID_OPTIONS",
+  /**
+   * Local: persisting player state to the lobby (Postgres) failed: no lobby answered, or it answered
+   * `lobby_error` (`context.lobbyCode`). Logged and counted, never thrown into the tick.
+   */
+  PersistFailed: "GAMESERVER_PERSIST_FAILED",
   /** The authority refused the server's credential: the server drops everything and stops. */
   Unauthorized: "WORLD_UNAUTHORIZED",
   /** The authority does not know the server (it restarted, or the registration lapsed): register again. */

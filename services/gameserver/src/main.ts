@@ -6,14 +6,20 @@
  *
  * A dependency that cannot be reached at start is a clear one-line error on stderr and exit code 1.
  * The authority refusing the credential (`WORLD_UNAUTHORIZED`) drops every player and exits 1.
+ *
+ * Ops: `ZONE_OPS_PORT` (default 0: an ephemeral port, logged) serves `/healthz`, `/readyz` (NATS,
+ * Redis, started; not the authority's answer: zones keep ticking on their leases without it) and `/metrics` (Prometheus text while `MERIDIAN_TELEMETRY=on`).
  */
 import { createSubjects } from "@meridian/protocol";
+import { type OpsServer, startOpsServer } from "@meridian/service-kit";
+import { initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
 import { createZoneSim } from "@meridian/world";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { type GameServerConfig, loadConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { registerZoneMetrics } from "./telemetry/zone-metrics.js";
 import { ZoneServer } from "./zone-server.js";
 
 /** How long start waits for Redis and NATS before giving up, ms. */
@@ -21,7 +27,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on a graceful shutdown, ms. */
 const SHUTDOWN_MS = 10_000;
 
-const root = pino();
+const root = pino({ mixin: traceLogMixin() });
 const log = root.child({ name: "gameserver" });
 
 function fail(what: string, error: unknown): never {
@@ -43,10 +49,25 @@ try {
   throw error;
 }
 
+let telemetryHandle: TelemetryHandle;
+try {
+  telemetryHandle = await initTelemetry({
+    enabled: config.telemetry.enabled,
+    serviceName: config.telemetry.serviceName,
+    hotSampleEvery: config.telemetry.hotSampleEvery,
+    serviceInstanceId: config.serverId,
+    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
+  });
+} catch (error) {
+  fail("cannot start telemetry", error);
+}
+
 const redis = new Redis(config.redisUrl, {
   connectionName: config.serverId,
   lazyConnect: true,
   maxRetriesPerRequest: 2,
+  // The commands of one turn (a tick's checkpoints, a handoff batch's) go to Redis in one write.
+  enableAutoPipelining: true,
   connectTimeout: CONNECT_TIMEOUT_MS,
 });
 redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));
@@ -105,7 +126,10 @@ const zone = new ZoneServer(
     subjects,
     redisPrefix: config.redisPrefix,
     checkpointMs: config.checkpointMs,
+    persistMs: config.persistMs,
     history: config.history,
+    observerHz: config.observerHz,
+    orphanSweepMs: config.orphanSweepMs,
   },
 );
 try {
@@ -115,8 +139,28 @@ try {
   redis.disconnect();
   fail("zone server failed to start", error);
 }
+if (telemetryHandle.enabled) registerZoneMetrics(zone);
 
 let stopping = false;
+let ops: OpsServer;
+try {
+  ops = await startOpsServer({
+    port: config.opsPort,
+    checks: {
+      started: () => !stopping,
+      nats: () => nc.rtt(),
+      redis: () => redis.ping(),
+    },
+    metrics: () => telemetryHandle.metricsText(),
+    logger: log,
+  });
+} catch (error) {
+  await zone.stop();
+  await nc.close().catch(() => undefined);
+  redis.disconnect();
+  fail(`cannot listen for the ops server on port ${config.opsPort}`, error);
+}
+
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -128,6 +172,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await zone.stop();
   await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
   await redis.quit().catch(() => redis.disconnect());
+  await ops.close();
+  await telemetryHandle
+    .shutdown()
+    .catch((error: unknown) => log.warn({ err: error }, "telemetry flush failed"));
   const { players, handoffsOut, handoffsIn, tick } = zone.stats();
   log.info({ players, handoffsOut, handoffsIn, tick }, "stopped");
   process.exit(0);
@@ -143,6 +191,8 @@ log.info(
     tickHz: config.world.tickHz,
     cells: zone.cells(),
     registered: zone.stats().registered,
+    opsPort: ops.port,
+    telemetry: telemetryHandle.enabled,
     subjects: `${config.subjectPrefix}.>`,
   },
   "zone ready",

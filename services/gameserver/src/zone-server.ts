@@ -24,6 +24,7 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
+  DetachReason,
   encodeBatches,
   encodeMessage,
   encodeSharedBatches,
@@ -32,7 +33,10 @@ import {
   type GatewayUpdates,
   type GhostBatch,
   type HandoffAccept,
+  type HandoffAnswers,
   type HandoffOffer,
+  type HandoffOffers,
+  MAX_HANDOFF_BATCH,
   MessagePackWriter,
   type PlayerDetach,
   type PlayerInstall,
@@ -59,6 +63,7 @@ import {
   type GhostEntity,
   inBounds,
   type PlayerSnapshot,
+  playerEntityId,
   type TickResult,
   tickMs,
   type WorldConfig,
@@ -74,6 +79,17 @@ import { CheckpointStore } from "./checkpoint/checkpoint-store.js";
 import { GameServerError, GameServerErrorCode } from "./errors.js";
 import { historyNow, historyTopic, ZoneHistory, type ZoneHistoryRecord } from "./history/zone-history.js";
 import { Histogram, type HistogramSnapshot } from "./metrics/histogram.js";
+import { DEFAULT_OBSERVER_HZ, ObserverFeed } from "./observer-feed.js";
+import { DEFAULT_ORPHAN_SWEEP_MS, OrphanSweep } from "./orphan-sweep.js";
+import {
+  DEFAULT_PERSIST_MS,
+  DEFAULT_PERSIST_STOP_MS,
+  DEFAULT_PERSIST_TIMEOUT_MS,
+  type PersistEntry,
+  PlayerStatePersister,
+  type PlayerStatePersisterStats,
+} from "./persist/player-state-persister.js";
+import { ZoneTelemetry } from "./telemetry/zone-telemetry.js";
 import { TickLoop } from "./tick/tick-loop.js";
 
 /** Default grace during which a former owner forwards a player's late inputs, ms. */
@@ -120,6 +136,26 @@ export interface ZoneServerOptions {
    * tools. Default false.
    */
   readonly history?: boolean;
+  /**
+   * Observer snapshots per second (`zone_snapshot` on `evt.world.<world>.zone.<server>.snapshot`,
+   * and `zone_handoff` events; `src/observer-feed.ts`); 0 publishes none. Default 4.
+   */
+  readonly observerHz?: number;
+  /**
+   * Period of the sweep that drops players whose gateway is gone (no presence in Redis for two sweeps
+   * in a row; `src/orphan-sweep.ts`), ms; 0 turns it off. Default {@link DEFAULT_ORPHAN_SWEEP_MS}.
+   */
+  readonly orphanSweepMs?: number;
+  /**
+   * Period of the persists of every player held to the lobby (Postgres, `player_state_save`;
+   * `src/persist/`), ms; 0 turns the periodic persists off (logout and stop still persist).
+   * Default {@link DEFAULT_PERSIST_MS}.
+   */
+  readonly persistMs?: number;
+  /** Bound on one persist request to the lobby, ms. Default {@link DEFAULT_PERSIST_TIMEOUT_MS}. */
+  readonly persistTimeoutMs?: number;
+  /** Bound on the persist of every player at stop, ms. Default {@link DEFAULT_PERSIST_STOP_MS}. */
+  readonly persistStopMs?: number;
 }
 
 /** What a zone server is built from (owned by the caller: `stop()` closes neither connection). */
@@ -156,6 +192,12 @@ interface HeldInput {
 }
 
 /** A handoff in flight from this server. */
+/** An offer waiting for the end of the turn to be sent. */
+interface QueuedOffer {
+  readonly accountId: string;
+  readonly pending: OutgoingHandoff;
+}
+
 interface OutgoingHandoff {
   readonly handoffId: string;
   target: string;
@@ -189,6 +231,8 @@ export interface ZoneServerStats {
   readonly restored: number;
   readonly checkpointsRefused: number;
   readonly badMessages: number;
+  /** Players dropped because their gateway was gone (no presence; `src/orphan-sweep.ts`). */
+  readonly orphansDropped: number;
   /** Freeze → accept (after the target sent `route_switch`) per handoff out, ms. */
   readonly handoffStallMs: HistogramSnapshot;
   readonly tickMs: HistogramSnapshot;
@@ -210,8 +254,12 @@ export class ZoneServer {
   readonly #leases = new LeaseTable();
   readonly #map: WorldMapView;
   readonly #loop: TickLoop;
+  /** Traces and recorded metrics (no-ops while telemetry is off). */
+  readonly #telemetry: ZoneTelemetry;
   readonly #stall = new Histogram();
   readonly #history: ZoneHistory | undefined;
+  readonly #observer: ObserverFeed;
+  readonly #orphans: OrphanSweep;
   readonly #players = new Map<string, PlayerMeta>();
   readonly #outgoing = new Map<string, OutgoingHandoff>();
   /** The id of each player's last refused offer: reused while the map (and the target) stay the same. */
@@ -225,6 +273,9 @@ export class ZoneServer {
   readonly #accepted = new Map<string, { answer: HandoffAccept; at: number }>();
   readonly #subscriptions: Subscription[] = [];
   readonly #ghostTargets = new Set<string>();
+  /** Offers to send at the end of the turn, by target server. */
+  readonly #offerQueue = new Map<string, QueuedOffer[]>();
+  #offerFlushQueued = false;
   /** Packs the tick's outgoing batches (reused: its buffer stays warm). */
   readonly #writer = new MessagePackWriter();
   readonly #counters: Counters = {
@@ -241,6 +292,7 @@ export class ZoneServer {
     restored: 0,
     checkpointsRefused: 0,
     badMessages: 0,
+    orphansDropped: 0,
     ticksSkipped: 0,
   };
   #registered = false;
@@ -251,6 +303,10 @@ export class ZoneServer {
   #authorityLoop: Promise<void> | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #checkpointing: Promise<void> | undefined;
+  /** Persisted player state: saves to and loads from the lobby (Postgres), never into the tick's way. */
+  readonly #persister: PlayerStatePersister;
+  #persistTimer: NodeJS.Timeout | undefined;
+  #persisting: Promise<boolean> | undefined;
 
   constructor(deps: ZoneServerDeps, options: ZoneServerOptions) {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.serverId)) {
@@ -268,7 +324,22 @@ export class ZoneServer {
       authorityTimeoutMs: DEFAULT_AUTHORITY_TIMEOUT_MS,
       registerRetryMs: DEFAULT_REGISTER_RETRY_MS,
       history: false,
+      observerHz: DEFAULT_OBSERVER_HZ,
+      orphanSweepMs: DEFAULT_ORPHAN_SWEEP_MS,
+      persistMs: DEFAULT_PERSIST_MS,
+      persistTimeoutMs: DEFAULT_PERSIST_TIMEOUT_MS,
+      persistStopMs: DEFAULT_PERSIST_STOP_MS,
       ...stripUndefined(options),
+    });
+    if (!Number.isSafeInteger(this.#options.persistMs) || this.#options.persistMs < 0) {
+      throw new GameServerError(GameServerErrorCode.InvalidOptions, "persistMs must be an integer ≥ 0");
+    }
+    this.#persister = new PlayerStatePersister(deps.nc, this.#log, {
+      subjects: options.subjects,
+      credential: options.credential,
+      world: options.world.name,
+      serverId: options.serverId,
+      timeoutMs: this.#options.persistTimeoutMs,
     });
     this.#history = this.#options.history
       ? new ZoneHistory(
@@ -295,6 +366,21 @@ export class ZoneServer {
       () => this.#tick(),
       (error) => this.#log.error({ err: error }, "tick failed"),
     );
+    this.#telemetry = new ZoneTelemetry(options.serverId);
+    this.#loop.onDuration = this.#telemetry.onTick;
+    this.#observer = new ObserverFeed(deps.nc, this, this.#log, {
+      subjects: options.subjects,
+      serverId: options.serverId,
+      world: options.world,
+      hz: this.#options.observerHz,
+    });
+    this.#orphans = new OrphanSweep(
+      deps.redis,
+      { intervalMs: this.#options.orphanSweepMs, redisPrefix: options.redisPrefix },
+      () => this.#sweepable(),
+      (accountId) => this.#orphaned(accountId),
+      this.#log,
+    );
   }
 
   get serverId(): string {
@@ -319,6 +405,12 @@ export class ZoneServer {
   /** The cells held now. */
   cells(): string[] {
     return this.#leases.cells();
+  }
+
+  /** The leases held now, and the highest authority leader epoch seen (the observer feed). */
+  leases(): { readonly leaderEpoch: number; readonly leases: readonly HeldLease[] } {
+    const leases = this.#leases.cells().flatMap((cell) => this.#leases.get(cell) ?? []);
+    return { leaderEpoch: this.#leases.leaderEpoch, leases };
   }
 
   stats(): ZoneServerStats {
@@ -352,7 +444,12 @@ export class ZoneServer {
     this.#authorityLoop = this.#runAuthority(firstContact);
     await contacted;
     this.#loop.start();
+    this.#observer.start();
+    this.#orphans.start();
     this.#checkpointTimer = setInterval(() => void this.checkpointAll(), this.#options.checkpointMs);
+    if (this.#options.persistMs > 0) {
+      this.#persistTimer = setInterval(() => void this.persistAll(), this.#options.persistMs);
+    }
     this.#log.info({ cells: this.#leases.cells(), registered: this.#registered }, "zone started");
   }
 
@@ -364,13 +461,59 @@ export class ZoneServer {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#loop.stop();
+    this.#observer.stop();
+    await this.#orphans.stop();
     if (this.#checkpointTimer !== undefined) clearInterval(this.#checkpointTimer);
     this.#wake();
     await this.#authorityLoop;
     await this.#checkpointing;
     await this.checkpointAll(true);
+    if (this.#persistTimer !== undefined) clearInterval(this.#persistTimer);
+    await this.#persistOnStop();
     const subscriptions = this.#subscriptions.splice(0);
     await Promise.allSettled(subscriptions.map((s) => s.drain()));
+  }
+
+  /**
+   * Persists every player this server owns to the lobby (Postgres): periodically, and at stop.
+   * Resolves with whether every batch was answered; never rejects (failures are logged, counted and
+   * retried with the next persist). One run at a time unless `force`d (the persister queues runs).
+   */
+  persistAll(reason = "periodic", force = false): Promise<boolean> {
+    if (this.#persisting !== undefined && !force) return this.#persisting;
+    const entries: PersistEntry[] = [];
+    for (const [accountId, meta] of this.#players) {
+      if (this.#outgoing.has(accountId)) continue;
+      const snapshot = this.#sim.snapshot(accountId);
+      if (snapshot !== undefined) entries.push({ epoch: meta.epoch, snapshot });
+    }
+    const run = this.#persister.save(entries, reason);
+    this.#persisting = run;
+    void run.then(() => {
+      if (this.#persisting === run) this.#persisting = undefined;
+    });
+    return run;
+  }
+
+  /** The persister's counters (saved, stale, failures…). */
+  persistStats(): PlayerStatePersisterStats {
+    return this.#persister.stats();
+  }
+
+  /** The persist of every player at stop, bounded by `persistStopMs` (the shutdown must end). */
+  async #persistOnStop(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.#options.persistStopMs);
+    });
+    const result = await Promise.race([this.persistAll("shutdown", true), bound]);
+    clearTimeout(timer);
+    if (result === "timeout") {
+      this.#log.warn(
+        { timeoutMs: this.#options.persistStopMs, players: this.#players.size },
+        "persisting players at shutdown timed out (their Redis checkpoints hold their state)",
+      );
+    }
   }
 
   /** Checkpoints every player this server owns in a held cell; returns how many were written. */
@@ -462,7 +605,10 @@ export class ZoneServer {
     this.#log.fatal({ code: error.code }, `${error.message}: dropping every player and stopping`);
     this.#stopped = true;
     this.#loop.stop();
+    this.#observer.stop();
+    void this.#orphans.stop();
     if (this.#checkpointTimer !== undefined) clearInterval(this.#checkpointTimer);
+    if (this.#persistTimer !== undefined) clearInterval(this.#persistTimer);
     for (const [accountId, meta] of this.#players) {
       this.#historyDrop(accountId, meta, this.#sim.removePlayer(accountId), "fatal");
     }
@@ -746,29 +892,108 @@ export class ZoneServer {
    * player. Unfreezing on a mere timeout could leave two servers applying the player's inputs.
    */
   #sendOffer(accountId: string, pending: OutgoingHandoff): void {
-    const offer = pending.offer;
-    if (offer === undefined) return;
+    if (pending.offer === undefined) return;
     pending.attempts++;
     if (pending.attempts > 1) this.#counters.handoffRetries++;
-    const replies = zoneControlReplyCodec();
+    // Queued, and sent when the current turn ends: the offers of one tick to one target travel in
+    // one request (`handoff_offers`), a lone offer as `handoff_offer`.
+    let queue = this.#offerQueue.get(pending.target);
+    if (queue === undefined) {
+      queue = [];
+      this.#offerQueue.set(pending.target, queue);
+    }
+    queue.push({ accountId, pending });
+    if (!this.#offerFlushQueued) {
+      this.#offerFlushQueued = true;
+      queueMicrotask(() => this.#flushOffers());
+    }
+  }
+
+  /** Sends the queued offers: per target, one request per batch of up to {@link MAX_HANDOFF_BATCH}. */
+  #flushOffers(): void {
+    this.#offerFlushQueued = false;
+    const queues = [...this.#offerQueue];
+    this.#offerQueue.clear();
+    for (const [target, queue] of queues) {
+      const live = queue.filter(({ accountId, pending }) => this.#outgoing.get(accountId) === pending);
+      for (let i = 0; i < live.length; i += MAX_HANDOFF_BATCH) {
+        const part = live.slice(i, i + MAX_HANDOFF_BATCH);
+        if (part.length === 1) this.#requestOffer(target, part[0] as QueuedOffer);
+        else this.#requestOffers(target, part);
+      }
+    }
+  }
+
+  /** One offer, one request (`handoff_offer`; its trace context in the NATS headers). */
+  #requestOffer(target: string, { accountId, pending }: QueuedOffer): void {
+    const offer = pending.offer as HandoffOffer;
     this.#nc
-      .request(this.#options.subjects.zone(pending.target, ZONE_HANDOFF_CHANNEL), encodeMessage(offer), {
+      .request(this.#options.subjects.zone(target, ZONE_HANDOFF_CHANNEL), encodeMessage(offer), {
+        timeout: this.#options.handoffTimeoutMs,
+        headers: this.#telemetry.offerHeaders(offer, target),
+      })
+      .then(
+        (msg) => {
+          const decoded = zoneControlReplyCodec().decode(msg.data);
+          const answer = decoded.ok && decoded.message.t === "handoff_accept" ? decoded.message : undefined;
+          this.#settleOffer(accountId, pending, answer);
+        },
+        () => this.#uncertain(accountId, pending),
+      );
+  }
+
+  /**
+   * Many offers, one request (`handoff_offers`, each entry with its own trace context); a batch too
+   * large for one message is halved until it fits. An answer missing or not matching its offer
+   * leaves that offer uncertain, as a lost answer does.
+   */
+  #requestOffers(target: string, part: readonly QueuedOffer[]): void {
+    const message: HandoffOffers = {
+      t: "handoff_offers",
+      fromServer: this.#options.serverId,
+      offers: part.map(({ pending }) => {
+        const { t: _t, ...offer } = pending.offer as HandoffOffer;
+        const trace = this.#telemetry.offerTrace(pending.offer as HandoffOffer, target);
+        return trace === undefined ? offer : { ...offer, trace };
+      }),
+    };
+    const bytes = encodeMessage(message);
+    if (bytes.length > WORLD_MAX_MESSAGE_BYTES && part.length > 1) {
+      const half = Math.ceil(part.length / 2);
+      this.#requestOffers(target, part.slice(0, half));
+      this.#requestOffers(target, part.slice(half));
+      return;
+    }
+    this.#nc
+      .request(this.#options.subjects.zone(target, ZONE_HANDOFF_CHANNEL), bytes, {
         timeout: this.#options.handoffTimeoutMs,
       })
       .then(
         (msg) => {
-          const decoded = replies.decode(msg.data);
-          const answer = decoded.ok ? decoded.message : undefined;
-          if (answer?.t !== "handoff_accept" || answer.handoffId !== offer.handoffId) {
-            return this.#uncertain(accountId, pending);
-          }
-          if (answer.accepted) return this.#handOffDone(accountId, pending, true, "accepted");
-          if (answer.reason === GameServerErrorCode.StaleEpoch)
-            return this.#settleByCheckpoint(accountId, pending);
-          return this.#handOffDone(accountId, pending, false, answer.reason ?? "refused");
+          const decoded = zoneControlReplyCodec().decode(msg.data);
+          const answers =
+            decoded.ok && decoded.message.t === "handoff_answers" ? decoded.message.answers : [];
+          part.forEach(({ accountId, pending }, i) => {
+            this.#settleOffer(accountId, pending, answers[i]);
+          });
         },
-        () => this.#uncertain(accountId, pending),
+        () => {
+          for (const { accountId, pending } of part) this.#uncertain(accountId, pending);
+        },
       );
+  }
+
+  /** What an offer's answer (or its absence) means for the player. */
+  #settleOffer(
+    accountId: string,
+    pending: OutgoingHandoff,
+    answer: Omit<HandoffAccept, "t"> | undefined,
+  ): void {
+    if (answer === undefined || answer.handoffId !== pending.handoffId) this.#uncertain(accountId, pending);
+    else if (answer.accepted) this.#handOffDone(accountId, pending, true, "accepted");
+    else if (answer.reason === GameServerErrorCode.StaleEpoch)
+      void this.#settleByCheckpoint(accountId, pending);
+    else this.#handOffDone(accountId, pending, false, answer.reason ?? "refused");
   }
 
   #uncertain(accountId: string, pending: OutgoingHandoff): void {
@@ -794,6 +1019,7 @@ export class ZoneServer {
 
   #handOffDone(accountId: string, pending: OutgoingHandoff, accepted: boolean, reason: string): void {
     if (this.#outgoing.get(accountId) !== pending) return;
+    this.#telemetry.offerDone(pending.handoffId, accepted, reason, performance.now() - pending.frozenAt);
     this.#outgoing.delete(accountId);
     if (this.#stopped && !accepted) return;
     if (accepted) {
@@ -811,6 +1037,13 @@ export class ZoneServer {
       });
       this.#stall.record(performance.now() - pending.frozenAt);
       this.#counters.handoffsOut++;
+      this.#observer.handoff(
+        playerEntityId(accountId),
+        pending.target,
+        pending.cell,
+        pending.offer?.playerEpoch ?? 0,
+        performance.now() - pending.frozenAt,
+      );
       this.#forward(pending.target, pending.held);
       if (pending.detach !== undefined) {
         this.#nc.publish(
@@ -870,7 +1103,9 @@ export class ZoneServer {
     on(subjects.zone(id, ZONE_INPUTS_CHANNEL), (msg) => {
       const decoded = inbox.decode(msg.data);
       if (!decoded.ok || decoded.message.t !== "zone_inputs") return void this.#counters.badMessages++;
-      this.#onInputs(decoded.message);
+      const inputs = decoded.message;
+      if (this.#telemetry.enabled) this.#telemetry.inputs(msg, inputs.inputs, () => this.#onInputs(inputs));
+      else this.#onInputs(inputs);
     });
     on(subjects.zone(id, ZONE_DETACH_CHANNEL), (msg) => {
       const decoded = inbox.decode(msg.data);
@@ -890,15 +1125,19 @@ export class ZoneServer {
     });
     on(subjects.zone(id, ZONE_HANDOFF_CHANNEL), (msg) => {
       const decoded = control.decode(msg.data);
+      if (decoded.ok && decoded.message.t === "handoff_offers")
+        return void this.#onOffers(msg, decoded.message);
       if (!decoded.ok || decoded.message.t !== "handoff_offer") return void this.#counters.badMessages++;
       const offer = decoded.message;
-      void this.#onOffer(offer).then(
-        (answer) => msg.respond(encodeMessage(answer)),
-        (error: unknown) => {
-          this.#log.error({ err: error }, "handoff in failed");
-          msg.respond(encodeMessage(refusal(offer.handoffId, GameServerErrorCode.StaleEpoch)));
-        },
-      );
+      void this.#telemetry
+        .accept(msg, offer, () => this.#onOffer(offer))
+        .then(
+          (answer) => msg.respond(encodeMessage(answer)),
+          (error: unknown) => {
+            this.#log.error({ err: error }, "handoff in failed");
+            msg.respond(encodeMessage(refusal(offer.handoffId, GameServerErrorCode.StaleEpoch)));
+          },
+        );
     });
     on(subjects.zone(id, ZONE_GHOSTS_CHANNEL), (msg) => {
       const decoded = control.decode(msg.data);
@@ -966,6 +1205,25 @@ export class ZoneServer {
     else this.#counters.inputsRefused++;
   }
 
+  /** Players the orphan sweep looks at: those held and not being handed off. */
+  *#sweepable(): Iterable<string> {
+    for (const accountId of this.#players.keys()) if (!this.#outgoing.has(accountId)) yield accountId;
+  }
+
+  /** The orphan sweep found no presence for a held player: their gateway is gone, the grace is over. */
+  #orphaned(accountId: string): void {
+    const meta = this.#players.get(accountId);
+    if (meta === undefined || this.#outgoing.has(accountId)) return;
+    this.#counters.orphansDropped++;
+    this.#onDetach({
+      t: "player_detach",
+      accountId,
+      sessionId: meta.sessionId,
+      gateway: meta.gateway,
+      reason: DetachReason.GraceExpired,
+    });
+  }
+
   #onDetach(detach: PlayerDetach): void {
     const { accountId } = detach;
     const meta = this.#players.get(accountId);
@@ -990,7 +1248,11 @@ export class ZoneServer {
     this.#historyDrop(accountId, meta, snapshot, `detach ${detach.reason}`);
     this.#players.delete(accountId);
     this.#retryIds.delete(accountId);
-    if (snapshot !== undefined) void this.#checkpoint(snapshot, meta, false);
+    if (snapshot !== undefined) {
+      void this.#checkpoint(snapshot, meta, false);
+      // Logout, or the gateway's resume grace ended: the player's state goes to Postgres too.
+      void this.#persister.save([{ epoch: meta.epoch, snapshot }], `detach ${detach.reason}`);
+    }
     this.#log.debug({ accountId, reason: detach.reason }, "player detached");
   }
 
@@ -1029,6 +1291,10 @@ export class ZoneServer {
       if (existing.sessionId !== install.sessionId) snapshot = { ...snapshot, lastSeq: 0 };
     } else {
       const checkpoint = await this.#store.read(accountId);
+      // No Redis checkpoint (a first login, or Redis lost it): the state the lobby persisted, if any.
+      // A failed load is logged by the persister; the player then starts fresh (fenced below the
+      // persisted epoch, so the persisted state is not overwritten).
+      const persisted = checkpoint === undefined ? await this.#persister.load(accountId) : undefined;
       if (this.#players.has(accountId) || !this.#leases.holds(cell, cellEpoch)) return notOwner();
       if (checkpoint !== undefined) {
         epoch = checkpoint.epoch + 1;
@@ -1036,6 +1302,15 @@ export class ZoneServer {
           ...checkpoint.snapshot,
           lastSeq: checkpoint.sessionId === install.sessionId ? checkpoint.seq : 0,
         };
+      } else if (persisted?.status === "found") {
+        // Postgres keeps no session: a new session starts at 1; a resumed one re-bases on its next input.
+        epoch = persisted.epoch + 1;
+        snapshot = { ...persisted.snapshot, lastSeq: 0 };
+        if (!inBounds(this.#options.world, snapshot.x, snapshot.y)) {
+          snapshot = { ...snapshot, ...cellCentre(this.#options.world, cell) };
+        }
+        if (install.resumed) this.#rebase.add(accountId);
+        this.#log.info({ accountId, epoch }, "player restored from the lobby's persisted state");
       } else {
         epoch = 1;
         const at = inBounds(this.#options.world, install.x, install.y)
@@ -1064,6 +1339,29 @@ export class ZoneServer {
     }
     this.#log.debug({ accountId, epoch, cell }, "player installed");
     return installed(this.#options.serverId, accountId, cell, epoch, snapshot.lastSeq);
+  }
+
+  /**
+   * A batch of offers: each handled as a lone offer would be, all at once (their checkpoints go to
+   * Redis together), then one answer per offer, in order.
+   */
+  async #onOffers(msg: Msg, batch: HandoffOffers): Promise<void> {
+    const answers = await Promise.all(
+      batch.offers.map(({ trace, ...fields }) => {
+        const offer: HandoffOffer = { t: "handoff_offer", ...fields };
+        return this.#telemetry
+          .acceptTraced(trace, offer, () => this.#onOffer(offer))
+          .catch((error: unknown) => {
+            this.#log.error({ err: error, accountId: offer.accountId }, "handoff in failed");
+            return refusal(offer.handoffId, GameServerErrorCode.StaleEpoch);
+          });
+      }),
+    );
+    const reply: HandoffAnswers = {
+      t: "handoff_answers",
+      answers: answers.map(({ t: _t, ...answer }) => answer),
+    };
+    msg.respond(encodeMessage(reply));
   }
 
   async #onOffer(offer: HandoffOffer): Promise<HandoffAccept> {
@@ -1142,6 +1440,7 @@ export class ZoneServer {
         world: this.#options.world.name,
         epoch: meta.epoch,
       }),
+      { headers: this.#telemetry.routeHeaders(accountId) },
     );
   }
 

@@ -12,6 +12,7 @@ import {
   type HandoffAccept,
   type HandoffOffer,
   ZONE_HANDOFF_CHANNEL,
+  zoneControlCodec,
   zoneControlReplyCodec,
 } from "@meridian/protocol";
 import { GameServerErrorCode } from "../src/errors.js";
@@ -147,5 +148,101 @@ describe("handoff", () => {
     assert.equal(stale.accepted, false);
     assert.equal(stale.reason, GameServerErrorCode.NotOwner);
     assert.equal(zb.owns("303"), false);
+  });
+
+  it("handoff - players crossing in the same tick go in one handoff_offers; each changes owner once", async () => {
+    const gw = cluster.gateway;
+    const ids = Array.from({ length: 20 }, (_, i) => String(401 + i));
+    // Watch the requests to zb (a plain subscription sees them beside zb's own).
+    const seen: string[] = [];
+    const control = zoneControlCodec();
+    const watch = cluster.nc.subscribe(cluster.subjects.zone("zb", ZONE_HANDOFF_CHANNEL), {
+      callback: (_error, msg) => {
+        const decoded = control.decode(msg.data);
+        if (decoded.ok)
+          seen.push(
+            decoded.message.t === "handoff_offers"
+              ? `offers:${decoded.message.offers.length}`
+              : decoded.message.t,
+          );
+      },
+    });
+    await cluster.nc.flush();
+    const before = { out: za.stats().handoffsOut, in: zb.stats().handoffsIn };
+    for (const [i, accountId] of ids.entries()) {
+      const reply = await cluster.install("za", {
+        accountId,
+        cell: "c0_0",
+        cellEpoch: epochA,
+        x: 198,
+        y: 20 + i * 8,
+      });
+      assert.equal(reply.t, "player_installed");
+    }
+    // One zone_inputs for all: they step over the border in the same tick.
+    for (const accountId of ids) gw.send("za", accountId, [{ seq: 1, data: { move: { dx: 1, dy: 0 } } }]);
+    await waitFor(
+      "every route_switch",
+      () => ids.every((id) => gw.routes.some((r) => r.accountId === id && r.server === "zb")) || undefined,
+    );
+    await watch.drain();
+    for (const accountId of ids) {
+      assert.ok(zb.owns(accountId), accountId);
+      assert.equal(za.owns(accountId), false, accountId);
+      const routes = gw.routes.filter((r) => r.accountId === accountId);
+      assert.deepEqual(
+        routes.map((r) => [r.server, r.epoch]),
+        [["zb", 2]],
+        `one route_switch for ${accountId}`,
+      );
+    }
+    assert.equal(za.stats().handoffsOut - before.out, ids.length);
+    assert.equal(zb.stats().handoffsIn - before.in, ids.length);
+    // Batched: fewer requests than players, at least one of them a batch.
+    assert.ok(
+      seen.some((t) => t.startsWith("offers:")),
+      `requests: ${seen.join(" ")}`,
+    );
+    assert.ok(seen.length < ids.length, `requests: ${seen.join(" ")}`);
+  });
+
+  it("handoff - a batch offer is answered per offer, in order, idempotently", async () => {
+    const offer = (accountId: string, cell: string, cellEpoch: number): Omit<HandoffOffer, "t"> => ({
+      handoffId: randomUUID(),
+      accountId,
+      sessionId: randomUUID(),
+      username: `p${accountId}`,
+      gateway: "gw1",
+      fromServer: "za",
+      cell,
+      cellEpoch,
+      playerEpoch: 2,
+      lastSeq: 0,
+      tick: 1,
+      state: { accountId, username: `p${accountId}`, x: 210, y: 50, lastSeq: 0, state: null },
+    });
+    const offers = [offer("451", "c1_0", epochB), offer("452", "c0_0", epochA), offer("453", "c1_0", epochB)];
+    const ask = async () => {
+      const msg = await cluster.nc.request(
+        cluster.subjects.zone("zb", ZONE_HANDOFF_CHANNEL),
+        encodeMessage({ t: "handoff_offers", fromServer: "za", offers }),
+        { timeout: 3_000 },
+      );
+      const decoded = zoneControlReplyCodec().decode(msg.data);
+      assert.ok(decoded.ok && decoded.message.t === "handoff_answers");
+      return decoded.message.answers;
+    };
+    const first = await ask();
+    assert.deepEqual(
+      first.map((a) => [a.handoffId, a.accepted, a.reason]),
+      [
+        [offers[0]?.handoffId, true, undefined],
+        [offers[1]?.handoffId, false, GameServerErrorCode.NotOwner],
+        [offers[2]?.handoffId, true, undefined],
+      ],
+    );
+    assert.deepEqual(await ask(), first, "the same batch again: the same answers");
+    assert.ok(zb.owns("451") && zb.owns("453"));
+    assert.equal(zb.owns("452"), false);
   });
 });

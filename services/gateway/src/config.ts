@@ -17,6 +17,8 @@ import {
   readRedisPrefix,
   readRedisUrl,
   readSubjectPrefix,
+  readTelemetry,
+  type TelemetryEnv,
 } from "@meridian/service-kit";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
@@ -78,6 +80,10 @@ export interface GatewayConfig {
   readonly lobbyTimeoutMs: number;
   /** `GATEWAY_SHUTDOWN_MS`: bound on a graceful shutdown. Default 5000. */
   readonly shutdownMs: number;
+  /** `GATEWAY_OPS_PORT`: the ops HTTP server (/healthz, /readyz, /metrics) on `GATEWAY_HOST`. Default 0: an ephemeral port, logged. */
+  readonly opsPort: number;
+  /** `MERIDIAN_TELEMETRY`, `OTEL_SERVICE_NAME` (default `meridian-gateway`), `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly telemetry: TelemetryEnv;
 }
 
 /** `gw-<hostname>-<pid>` reduced to one NATS subject token of at most 64 characters. */
@@ -168,6 +174,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
     lobbyTimeoutMs: readInt(env, "GATEWAY_LOBBY_TIMEOUT_MS", 5_000, 100, 120_000, problems),
     shutdownMs: readInt(env, "GATEWAY_SHUTDOWN_MS", 5_000, 500, 120_000, problems),
+    opsPort: readInt(env, "GATEWAY_OPS_PORT", 0, 0, 65_535, problems),
+    telemetry: readTelemetry(env, "gateway", problems),
   };
   if (config.tcpPort !== 0 && config.tcpPort === config.wsPort) {
     problems.push({

@@ -16,6 +16,18 @@ import {
   lobbySubject,
   type Subjects,
 } from "@meridian/protocol";
+import {
+  context,
+  failSpan,
+  injectTraceHeaders,
+  recordNatsRequest,
+  type Span,
+  SpanAttr,
+  SpanKind,
+  startSpan,
+  telemetry,
+  trace,
+} from "@meridian/telemetry";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { GatewayError, GatewayErrorCode } from "./errors.js";
 
@@ -51,12 +63,37 @@ export class LobbyClient {
       ReturnType<typeof lobbyRequestCodec<V>>["encode"]
     >[0]);
     let data: Uint8Array;
+    // Traced (telemetry on): a client span whose context travels in the request's headers, so the
+    // lobby's handler span is its child.
+    let span: Span | undefined;
+    let started = 0;
+    if (telemetry.enabled) {
+      span = startSpan("gateway", `lobby.${verb}`, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [SpanAttr.Service]: "gateway",
+          "messaging.system": "nats",
+          "meridian.lobby.verb": verb,
+        },
+      });
+      started = performance.now();
+    }
     try {
       const msg = await this.#nc.request(lobbySubject(this.#subjects, verb), payload, {
         timeout: this.#timeoutMs,
+        ...(span === undefined ? {} : { headers: injectTraceHeaders(trace.setSpan(context.active(), span)) }),
       });
       data = msg.data;
+      if (span !== undefined) {
+        recordNatsRequest("gateway", `lobby.${verb}`, performance.now() - started, true);
+        span.end();
+      }
     } catch (cause) {
+      if (span !== undefined) {
+        recordNatsRequest("gateway", `lobby.${verb}`, performance.now() - started, false);
+        failSpan(span, cause);
+        span.end();
+      }
       throw new GatewayError(GatewayErrorCode.LobbyUnavailable, "the lobby is unavailable; try again later", {
         cause,
         context: { verb },

@@ -6,8 +6,13 @@
  * A dependency that cannot be reached at start is a clear one-line error on stderr and exit code 1;
  * once running, the NATS and Redis clients reconnect on their own (a login while no lobby answers is
  * `LOBBY_UNAVAILABLE`).
+ *
+ * Ops: `GATEWAY_OPS_PORT` serves `/healthz`, `/readyz` (NATS, Redis, started) and `/metrics`
+ * (Prometheus text while `MERIDIAN_TELEMETRY=on`); telemetry is flushed on shutdown.
  */
 import { createSubjects } from "@meridian/protocol";
+import { type OpsServer, startOpsServer } from "@meridian/service-kit";
+import { initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -15,11 +20,12 @@ import { type GatewayConfig, loadConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { Gateway } from "./gateway.js";
 import { Router } from "./routing/index.js";
+import { registerGatewayMetrics } from "./telemetry/gateway-metrics.js";
 
 /** How long start waits for Redis and NATS before giving up, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-const root = pino();
+const root = pino({ mixin: traceLogMixin() });
 const log = root.child({ name: "gateway" });
 
 function fail(what: string, error: unknown): never {
@@ -39,6 +45,19 @@ try {
     process.exit(1);
   }
   throw error;
+}
+
+let telemetryHandle: TelemetryHandle;
+try {
+  telemetryHandle = await initTelemetry({
+    enabled: config.telemetry.enabled,
+    serviceName: config.telemetry.serviceName,
+    hotSampleEvery: config.telemetry.hotSampleEvery,
+    serviceInstanceId: config.id,
+    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
+  });
+} catch (error) {
+  fail("cannot start telemetry", error);
 }
 
 const redis = new Redis(config.redisUrl, {
@@ -115,8 +134,34 @@ try {
   redis.disconnect();
   fail("gateway failed to start", error);
 }
+if (telemetryHandle.enabled)
+  registerGatewayMetrics(
+    config.id,
+    () => gateway.stats(),
+    () => router.stats(),
+  );
 
 let stopping = false;
+let ops: OpsServer;
+try {
+  ops = await startOpsServer({
+    port: config.opsPort,
+    host: config.host,
+    checks: {
+      started: () => !stopping && !gateway.stopping,
+      nats: () => nc.rtt(),
+      redis: () => redis.ping(),
+    },
+    metrics: () => telemetryHandle.metricsText(),
+    logger: log,
+  });
+} catch (error) {
+  await gateway.stop();
+  await nc.close().catch(() => undefined);
+  redis.disconnect();
+  fail(`cannot listen for the ops server on ${config.host}:${config.opsPort}`, error);
+}
+
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -128,7 +173,11 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await gateway.stop();
   await router.stop();
   await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
+  await ops.close();
   await redis.quit().catch(() => redis.disconnect());
+  await telemetryHandle
+    .shutdown()
+    .catch((error: unknown) => log.warn({ err: error }, "telemetry flush failed"));
   log.info({ stats: gateway.stats() }, "stopped");
   process.exit(0);
 }
@@ -146,6 +195,8 @@ log.info(
     env: config.env,
     tcpPort: gateway.ports.tcp,
     wsPort: gateway.ports.ws,
+    opsPort: ops.port,
+    telemetry: telemetryHandle.enabled,
     tls: config.tls !== undefined,
     bans: gateway.bans.size,
     subjects: `${config.subjectPrefix}.>`,

@@ -36,6 +36,7 @@ import {
   toWire,
   type Update,
 } from "@meridian/protocol";
+import { inSpan, SpanAttr, SpanKind, telemetry } from "@meridian/telemetry";
 import type { Logger } from "pino";
 import { GatewayError, GatewayErrorCode } from "./errors.js";
 import { isLobbyError, type LobbyAnswer, type LobbyClient } from "./lobby-client.js";
@@ -350,10 +351,17 @@ export class PlayerConnection {
           );
         } else if (this.#state === ConnectionState.LoggedIn) {
           this.#outOfOrder(`${message.t} after login`, message.ref);
-        } else if (message.t === "login") {
-          void this.#login(message);
+        } else if (!telemetry.enabled) {
+          void (message.t === "login" ? this.#login(message) : this.#resume(message));
         } else {
-          void this.#resume(message);
+          // Traced: the player's journey starts here; the lobby request and the attach are children.
+          const attributes = {
+            [SpanAttr.Service]: "gateway",
+            [SpanAttr.Instance]: this.#host.settings.gatewayId,
+          };
+          void inSpan("gateway", `gateway.${message.t}`, { kind: SpanKind.SERVER, attributes }, () =>
+            message.t === "login" ? this.#login(message) : this.#resume(message),
+          );
         }
         return;
       case "logout":

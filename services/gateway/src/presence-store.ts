@@ -17,6 +17,7 @@ import {
   presenceKey,
   presenceWriteCommands,
 } from "@meridian/protocol";
+import { measureRedis } from "@meridian/telemetry";
 import type { Redis } from "ioredis";
 
 /**
@@ -48,7 +49,9 @@ export class PresenceStore {
 
   /** Writes the whole record (`HSET` + `PEXPIRE` in one `MULTI`). */
   async write(record: PresenceRecord): Promise<void> {
-    const results = await this.#redis.multi(presenceWriteCommands(this.#prefix, record, this.#ttlMs)).exec();
+    const results = await measureRedis("gateway", "presence.write", () =>
+      this.#redis.multi(presenceWriteCommands(this.#prefix, record, this.#ttlMs)).exec(),
+    );
     const failed = results?.find(([error]) => error !== null)?.[0];
     if (failed) throw failed;
   }
@@ -56,7 +59,9 @@ export class PresenceStore {
   /** Deletes the record if it still is this writer's (`gateway`, `since`). True when deleted. */
   async clear(accountId: string, gateway: string, since: number): Promise<boolean> {
     const key = presenceKey(this.#prefix, accountId);
-    const deleted = await this.#redis.eval(PRESENCE_CLEAR_SCRIPT, 1, key, gateway, String(since));
+    const deleted = await measureRedis("gateway", "presence.clear", () =>
+      this.#redis.eval(PRESENCE_CLEAR_SCRIPT, 1, key, gateway, String(since)),
+    );
     return Number(deleted) === 1;
   }
 
@@ -79,7 +84,7 @@ export class PresenceStore {
         ...fields,
       );
     }
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await measureRedis("gateway", "presence.refresh", () => pipeline.exec())) ?? [];
     return records.map((_, i) => {
       const [error, value] = results[i] ?? [new Error("no result"), null];
       return error !== null ? error : Number(value) === 1;

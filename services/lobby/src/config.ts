@@ -14,6 +14,8 @@ import {
   readPattern,
   readRedisPrefix,
   readSubjectPrefix,
+  readTelemetry,
+  type TelemetryEnv,
 } from "@meridian/service-kit";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import {
@@ -115,6 +117,14 @@ export interface LobbyConfig {
   readonly serverHeartbeatTimeoutMs: number;
   /** `LOBBY_ID`: this instance's name in logs and NATS connection names. Default `lobby-<pid>`. */
   readonly instanceId: string;
+  /**
+   * The locator's presence cache (Redis `CLIENT TRACKING`): `LOBBY_PRESENCE_CACHE_SIZE` entries,
+   * 0 turns it off (default 100000); `LOBBY_PRESENCE_CACHE_MAX_AGE_MS`, the oldest entry used
+   * (1–60000, default 1000).
+   */
+  readonly presenceCache: { readonly maxEntries: number; readonly maxAgeMs: number };
+  /** `MERIDIAN_TELEMETRY`, `OTEL_SERVICE_NAME` (default `meridian-lobby`), `OTEL_EXPORTER_OTLP_ENDPOINT`; metrics on the admin server's `/metrics`. */
+  readonly telemetry: TelemetryEnv;
 }
 
 /** The admin credential in development when `LOBBY_ADMIN_TOKEN` is unset. Refused in production. */
@@ -342,6 +352,11 @@ export function loadConfig(env: Env = process.env): LobbyConfig {
     "1–64 letters, digits, _ or -",
     problems,
   );
+  const presenceCache = Object.freeze({
+    maxEntries: readInt(env, "LOBBY_PRESENCE_CACHE_SIZE", 100_000, 0, 10_000_000, problems),
+    maxAgeMs: readInt(env, "LOBBY_PRESENCE_CACHE_MAX_AGE_MS", 1_000, 1, 60_000, problems),
+  });
+  const telemetry = readTelemetry(env, "lobby", problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     postgresUrl,
@@ -358,7 +373,9 @@ export function loadConfig(env: Env = process.env): LobbyConfig {
     adminToken,
     adminHttp,
     recovery,
+    presenceCache,
     serverHeartbeatTimeoutMs,
     instanceId,
+    telemetry,
   });
 }

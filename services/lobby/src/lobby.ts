@@ -17,7 +17,11 @@ import type { LoginThrottleConfig } from "./config.js";
 import type { Database } from "./db/index.js";
 import { LobbyError, LobbyErrorCode } from "./errors.js";
 import { PlayerLocator } from "./locator/index.js";
-import { PresenceCache, type PresenceCacheOptions, type PresenceCacheStats } from "./locator/presence-cache.js";
+import {
+  PresenceCache,
+  type PresenceCacheOptions,
+  type PresenceCacheStats,
+} from "./locator/presence-cache.js";
 import type { Mailer } from "./mail/index.js";
 import { RecoveryService, type RecoveryServiceOptions } from "./recovery/index.js";
 import { ServerRegistry } from "./registry/index.js";
@@ -28,6 +32,7 @@ import { ResetMailLimit, type ResetMailLimitOptions } from "./server/reset-mail-
 import { SessionService, type SessionServiceOptions } from "./sessions/index.js";
 import { StatsService } from "./stats/index.js";
 import { CreationLimit, LoginThrottle } from "./throttle/index.js";
+import { PlayerStateStore } from "./world-state/index.js";
 
 /** Default period of the ban expiry sweep, ms. */
 export const DEFAULT_BAN_EXPIRY_INTERVAL_MS = 500;
@@ -146,6 +151,7 @@ export class Lobby {
       recovery: recoveryService,
       locator: locatorService,
       stats: statsService,
+      playerState: new PlayerStateStore(db),
       nonces: new LoginNonceGuard(redis, redisPrefix, options.nonces),
       resetMails: new ResetMailLimit(redis, redisPrefix, options.resetMails),
       admin: new AdminCredential(options.adminToken),

@@ -6,8 +6,12 @@
  * A dependency that cannot be reached at start is a clear one-line error on stderr and exit code 1;
  * once running, the NATS and Redis clients reconnect on their own and requests that need a missing
  * dependency are answered `LOBBY_UNAVAILABLE`.
+ *
+ * Telemetry (`MERIDIAN_TELEMETRY=on`): each NATS request is a span (child of the caller's, from the
+ * request's headers); the admin server's `/metrics` serves the Prometheus text.
  */
 import { createSubjects } from "@meridian/protocol";
+import { getMeter, initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -24,7 +28,7 @@ export const SHUTDOWN_TIMEOUT_MS = 5_000;
 /** How long start waits for Redis and NATS before giving up, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-const root = pino();
+const root = pino({ mixin: traceLogMixin() });
 const log = root.child({ name: "lobby" });
 
 function fail(what: string, error: unknown): never {
@@ -45,6 +49,19 @@ try {
     process.exit(1);
   }
   throw error;
+}
+
+let telemetryHandle: TelemetryHandle;
+try {
+  telemetryHandle = await initTelemetry({
+    enabled: config.telemetry.enabled,
+    serviceName: config.telemetry.serviceName,
+    hotSampleEvery: config.telemetry.hotSampleEvery,
+    serviceInstanceId: config.instanceId,
+    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
+  });
+} catch (error) {
+  fail("cannot start telemetry", error);
 }
 
 const db = createDatabase({
@@ -118,6 +135,7 @@ const lobby = new Lobby(
     maxAccountsPerIpPerHour: config.maxAccountsPerIpPerHour,
     recovery: config.recovery,
     serverHeartbeatTimeoutMs: config.serverHeartbeatTimeoutMs,
+    presenceCache: config.presenceCache.maxEntries === 0 ? false : config.presenceCache,
   },
 );
 try {
@@ -129,11 +147,33 @@ try {
   fail("lobby failed to start", error);
 }
 
+if (telemetryHandle.enabled) {
+  // Read when scraped: requests and error replies per verb (logins are `verb="login"`).
+  const meter = getMeter("lobby");
+  const base = { "meridian.instance": config.instanceId };
+  const requests = meter.createObservableCounter("meridian.lobby.requests", {
+    description: "NATS requests served, by verb",
+  });
+  const errors = meter.createObservableCounter("meridian.lobby.errors", {
+    description: "lobby_error replies, by verb and code",
+  });
+  meter.addBatchObservableCallback(
+    (result) => {
+      for (const [verb, c] of Object.entries(lobby.server.counters())) {
+        result.observe(requests, c.requests, { ...base, verb });
+        for (const [code, n] of Object.entries(c.errors)) result.observe(errors, n, { ...base, verb, code });
+      }
+    },
+    [requests, errors],
+  );
+}
+
 let stopping = false;
 const admin = new AdminHttpServer(lobby, {
   ...config.adminHttp,
   logger: log,
   ready: () => lobby.serving && !stopping,
+  metrics: () => telemetryHandle.metricsText(),
 });
 let adminAddress: { host: string; port: number };
 try {
@@ -159,6 +199,9 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
   await redis.quit().catch(() => redis.disconnect());
   await db.destroy();
+  await telemetryHandle
+    .shutdown()
+    .catch((error: unknown) => log.warn({ err: error }, "telemetry flush failed"));
   log.info("stopped");
   process.exit(0);
 }
@@ -177,6 +220,7 @@ log.info(
     argon2: hasher.paramsText,
     subjects: `${config.subjectPrefix}.svc.lobby.*`,
     admin: `http://${adminAddress.host}:${adminAddress.port}`,
+    telemetry: telemetryHandle.enabled,
   },
   "lobby ready",
 );

@@ -177,6 +177,18 @@ describe("admin http - health and readiness", () => {
     const reply = await api("POST", "/healthz", { token: null });
     assert.equal(reply.status, 405);
     assert.match(reply.headers.get("allow") ?? "", /GET/);
+    assert.equal((await api("POST", "/metrics", { token: null })).status, 405);
+  });
+
+  it("answers /metrics without auth: 503 with a clear body while telemetry is off, else the text", async () => {
+    const off = await fetch(`${base}/metrics`);
+    assert.equal(off.status, 503);
+    assert.match(await off.text(), /MERIDIAN_TELEMETRY=on/);
+    const on = await startAdmin(lobby, { metrics: async () => "# TYPE up gauge\nup 1\n" });
+    const reply = await fetch(`${on.base}/metrics`);
+    assert.equal(reply.status, 200);
+    assert.match(reply.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    assert.equal(await reply.text(), "# TYPE up gauge\nup 1\n");
   });
 });
 

@@ -40,8 +40,15 @@ describe("config", () => {
       adminToken: DEV_ADMIN_TOKEN,
       adminHttp: { host: "127.0.0.1", port: 7480 },
       recovery: { maxGuesses: 5, lockMs: 15 * 60_000, resetTokenTtlMs: 15 * 60_000 },
+      presenceCache: { maxEntries: 100_000, maxAgeMs: 1_000 },
       serverHeartbeatTimeoutMs: 15_000,
       instanceId: `lobby-${process.pid}`,
+      telemetry: {
+        enabled: false,
+        serviceName: "meridian-lobby",
+        otlpEndpoint: undefined,
+        hotSampleEvery: 100,
+      },
     });
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.argon2));
@@ -72,6 +79,8 @@ describe("config", () => {
       LOBBY_RECOVERY_MAX_GUESSES: "3",
       LOBBY_RECOVERY_LOCK_MS: "3600000",
       LOBBY_RESET_TOKEN_TTL_MS: "600000",
+      LOBBY_PRESENCE_CACHE_SIZE: "0",
+      LOBBY_PRESENCE_CACHE_MAX_AGE_MS: "250",
       LOBBY_SERVER_HEARTBEAT_TIMEOUT_MS: "5000",
       LOBBY_ID: "lobby-a",
     });
@@ -83,6 +92,7 @@ describe("config", () => {
     assert.equal(config.adminToken, "a-production-secret-of-32-characters!");
     assert.deepEqual(config.adminHttp, { host: "0.0.0.0", port: 9000 });
     assert.deepEqual(config.recovery, { maxGuesses: 3, lockMs: 3_600_000, resetTokenTtlMs: 600_000 });
+    assert.deepEqual(config.presenceCache, { maxEntries: 0, maxAgeMs: 250 });
     assert.equal(config.serverHeartbeatTimeoutMs, 5_000);
     assert.equal(config.instanceId, "lobby-a");
     assert.deepEqual(config.loginThrottle, {

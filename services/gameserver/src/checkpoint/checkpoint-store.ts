@@ -18,6 +18,7 @@
  * template it is given, which assumes one Redis (not Cluster), as the rest of Meridian does.
  */
 import type { WorldKeys } from "@meridian/protocol";
+import { measureRedis } from "@meridian/telemetry";
 import type { PlayerSnapshot } from "@meridian/world";
 import type { Redis } from "ioredis";
 
@@ -152,7 +153,11 @@ export class CheckpointStore {
     return this.#redis.smembers(this.#keys.cellPlayers(cell));
   }
 
-  async #run(keys: string[], args: string[]): Promise<unknown> {
+  #run(keys: string[], args: string[]): Promise<unknown> {
+    return measureRedis("gameserver", "checkpoint.write", () => this.#runScript(keys, args));
+  }
+
+  async #runScript(keys: string[], args: string[]): Promise<unknown> {
     if (this.#sha !== undefined) {
       try {
         return await this.#redis.evalsha(this.#sha, keys.length, ...keys, ...args);

@@ -24,6 +24,8 @@ export class TickLoop {
   #running = false;
   /** Ticks dropped to re-anchor. */
   skipped = 0;
+  /** Called with each step's duration, ms (telemetry's tick histogram). Default none. */
+  onDuration: ((ms: number) => void) | undefined = undefined;
 
   constructor(periodMs: number, step: () => void, onError: (error: unknown) => void) {
     this.#periodMs = periodMs;
@@ -84,6 +86,7 @@ export class TickLoop {
       const took = performance.now() - started;
       this.durations.record(took);
       this.#window.record(took);
+      this.onDuration?.(took);
     }
     this.#schedule();
   }

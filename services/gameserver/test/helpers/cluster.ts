@@ -101,7 +101,8 @@ export async function createCluster(world: Partial<WorldConfig> = {}): Promise<C
     fatal,
     async startZone(serverId, options = {}) {
       const zoneNc = await connect({ servers: ctx.nats.url, name: serverId });
-      const zoneRedis = new Redis(ctx.redis.url);
+      // As main.ts: commands of one turn (a tick's checkpoints) go to Redis in one write.
+      const zoneRedis = new Redis(ctx.redis.url, { enableAutoPipelining: true });
       const zone = new ZoneServer(
         {
           nc: zoneNc,
@@ -117,6 +118,8 @@ export async function createCluster(world: Partial<WorldConfig> = {}): Promise<C
           world: config,
           subjects,
           redisPrefix: ctx.redis.prefix,
+          // The fake gateway writes no presence: no orphan sweep unless a test asks for one.
+          orphanSweepMs: 0,
           ...options,
         },
       );
@@ -155,7 +158,8 @@ export async function createCluster(world: Partial<WorldConfig> = {}): Promise<C
       const decoded = replies.decode(msg.data);
       if (!decoded.ok) throw decoded.error;
       const reply = decoded.message;
-      if (reply.t === "handoff_accept") throw new Error("unexpected handoff_accept");
+      if (reply.t === "handoff_accept" || reply.t === "handoff_answers")
+        throw new Error(`unexpected ${reply.t}`);
       return reply;
     },
   };

@@ -53,7 +53,20 @@ import {
   ZONE_DETACH_CHANNEL,
   ZONE_INPUTS_CHANNEL,
 } from "@meridian/protocol";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import {
+  extractTraceContext,
+  injectTraceHeaders,
+  inSpan,
+  recordNatsRequest,
+  SpanAttr,
+  SpanKind,
+  sampleHot,
+  startSpan,
+  telemetry,
+  trace,
+  context as traceContext,
+} from "@meridian/telemetry";
+import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { PlayerIdentity, PlayerPlace, PlayerRouter, PlayerSink } from "../router-port.js";
 import { RoutingError, RoutingErrorCode } from "./errors.js";
@@ -364,6 +377,9 @@ export class Router implements PlayerRouter {
     if (this.#stopped) throw this.#unavailable(player.accountId, "the gateway's routing is stopped");
 
     let bytes: Uint8Array;
+    // Traced: the attach carries the login's context to the world (authority, then the zone's install).
+    const traced = telemetry.enabled;
+    const started = traced ? performance.now() : 0;
     try {
       const reply = await this.#nc.request(
         worldSubject(this.#subjects, "attach"),
@@ -375,10 +391,12 @@ export class Router implements PlayerRouter {
           gateway: this.#gatewayId,
           resumed: player.resumed,
         }),
-        { timeout: this.#attachTimeoutMs },
+        { timeout: this.#attachTimeoutMs, headers: traced ? injectTraceHeaders() : undefined },
       );
       bytes = reply.data;
+      if (traced) recordNatsRequest("gateway", "world.attach", performance.now() - started, true);
     } catch (cause) {
+      if (traced) recordNatsRequest("gateway", "world.attach", performance.now() - started, false);
       throw this.#unavailable(
         player.accountId,
         `no world placed the player within ${this.#attachTimeoutMs} ms`,
@@ -498,7 +516,17 @@ export class Router implements PlayerRouter {
         const message = decoded.message;
         try {
           if (message.t === "gateway_updates") this.#onUpdates(message);
-          else this.#onRouteSwitch(message);
+          else if (!telemetry.enabled) this.#onRouteSwitch(message);
+          else {
+            // Traced: the zone server that took the player sent its accept's context along.
+            const attributes = { [SpanAttr.Service]: "gateway", [SpanAttr.Instance]: this.#gatewayId };
+            inSpan(
+              "gateway",
+              "gateway.route_switch",
+              { kind: SpanKind.CONSUMER, parent: extractTraceContext(msg.headers), attributes },
+              () => this.#onRouteSwitch(message),
+            );
+          }
         } catch (error) {
           // A bug must not end the subscription: every later message would be lost with it.
           this.#log?.error({ err: error, subject }, "failed to handle a gateway inbox message");
@@ -687,15 +715,39 @@ export class Router implements PlayerRouter {
       );
       return;
     }
-    if (this.#publish(subject, bytes)) {
+    // Traced (telemetry on): one batch in `MERIDIAN_TELEMETRY_SAMPLE_EVERY` (the relay's hot path).
+    const sent = sampleHot()
+      ? this.#publishTraced(server, subject, bytes, inputs.length)
+      : this.#publish(subject, bytes);
+    if (sent) {
       this.#stats.inputBatches++;
       this.#stats.inputsForwarded += inputs.length;
     }
   }
 
-  #publish(subject: string, bytes: Uint8Array): boolean {
+  /** {@link #publish} in a `gateway.inputs.publish` span whose context the zone server receives. */
+  #publishTraced(server: string, subject: string, bytes: Uint8Array, count: number): boolean {
+    const span = startSpan("gateway", "gateway.inputs.publish", {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [SpanAttr.Service]: "gateway",
+        [SpanAttr.Instance]: this.#gatewayId,
+        "meridian.zone.server": server,
+        "meridian.inputs": count,
+      },
+    });
+    const sent = this.#publish(
+      subject,
+      bytes,
+      injectTraceHeaders(trace.setSpan(traceContext.active(), span)),
+    );
+    span.end();
+    return sent;
+  }
+
+  #publish(subject: string, bytes: Uint8Array, headers?: MsgHdrs): boolean {
     try {
-      this.#nc.publish(subject, bytes);
+      this.#nc.publish(subject, bytes, headers === undefined ? undefined : { headers });
       return true;
     } catch (error) {
       // Closed or draining connection. Inputs stay kept and go again with the next route or resume.

@@ -1,6 +1,7 @@
 /**
  * The lobby's admin HTTP API for operators (docs/admin-api.md), on `node:http`, plus the
- * unauthenticated probes `/healthz` (liveness) and `/readyz` (readiness).
+ * unauthenticated probes `/healthz` (liveness) and `/readyz` (readiness), and `/metrics` (Prometheus
+ * text while telemetry is on; 503 with a plain body saying how to turn it on otherwise).
  *
  * - **Auth.** Every `/admin…` request needs `Authorization: Bearer <LOBBY_ADMIN_TOKEN>`, checked in
  *   constant time by the lobby's {@link AdminCredential}, before routing: without it an unknown path
@@ -18,6 +19,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { METRICS_OFF_BODY } from "@meridian/service-kit";
 import type { Logger } from "pino";
 import { LobbyError, LobbyErrorCode } from "../errors.js";
 import type { Lobby } from "../lobby.js";
@@ -47,6 +49,11 @@ export interface AdminHttpServerOptions {
    * Redis. A throw counts as not ready. Default: always ready.
    */
   readonly ready?: () => boolean | Promise<boolean>;
+  /**
+   * The `/metrics` body (Prometheus text), `undefined` while telemetry is off (`/metrics` answers 503).
+   * Default: none (503).
+   */
+  readonly metrics?: () => Promise<string | undefined>;
   /** How long each `/readyz` check may take before it counts as failed, ms. Default 2000. */
   readonly probeTimeoutMs?: number;
   /** How long {@link AdminHttpServer.stop} waits for requests in flight before closing their sockets, ms. Default 5000. */
@@ -69,6 +76,7 @@ interface ResolvedOptions {
   readonly logger: Logger | undefined;
   readonly maxBodyBytes: number;
   readonly ready: () => boolean | Promise<boolean>;
+  readonly metrics: () => Promise<string | undefined>;
   readonly probeTimeoutMs: number;
   readonly stopTimeoutMs: number;
 }
@@ -96,6 +104,7 @@ function resolveOptions(options: AdminHttpServerOptions): ResolvedOptions {
     logger: options?.logger?.child({ subsystem: "admin-http" }),
     maxBodyBytes: positive("maxBodyBytes", options?.maxBodyBytes, DEFAULT_ADMIN_MAX_BODY_BYTES),
     ready: options?.ready ?? (() => true),
+    metrics: options?.metrics ?? (() => Promise.resolve(undefined)),
     probeTimeoutMs: positive("probeTimeoutMs", options?.probeTimeoutMs, DEFAULT_ADMIN_PROBE_TIMEOUT_MS),
     stopTimeoutMs: positive("stopTimeoutMs", options?.stopTimeoutMs, DEFAULT_ADMIN_STOP_TIMEOUT_MS),
   };
@@ -185,6 +194,15 @@ export class AdminHttpServer {
       } else if (path === "/readyz") {
         this.#onlyGet(method);
         await this.#readiness(res);
+      } else if (path === "/metrics") {
+        this.#onlyGet(method);
+        const text = await this.#options.metrics();
+        res.statusCode = text === undefined ? HttpStatus.ServiceUnavailable : HttpStatus.Ok;
+        res.setHeader(
+          "Content-Type",
+          text === undefined ? "text/plain; charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8",
+        );
+        res.end(text ?? METRICS_OFF_BODY);
       } else if (path === "/admin" || path.startsWith("/admin/")) {
         this.#authenticate(req);
         const route = this.#router.match(method, path);

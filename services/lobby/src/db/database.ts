@@ -119,7 +119,10 @@ export interface ServersTable {
   last_heartbeat_at: Timestamp | null;
 }
 
-/** `player_state`: persisted player state for the world service, fenced by `epoch`. */
+/**
+ * `player_state`: persisted player state, one row per account and world (primary key since
+ * migration 0006), fenced by `epoch` (`world-state/player-state-store.ts`).
+ */
 export interface PlayerStateTable {
   account_id: Int8;
   world: string;

@@ -291,6 +291,37 @@ const leaderboardTies: Migration = {
   },
 };
 
+/**
+ * 0006: persisted player state is per world. Player epochs are a world's own (each world's zone
+ * servers advance them in its own Redis), so one row per account would let a save in one world be
+ * fenced, or overwritten, by another world's epochs: the primary key becomes `(account_id, world)`.
+ * Epochs are never negative.
+ */
+const playerStatePerWorld: Migration = {
+  async up(db) {
+    await db.schema.alterTable("player_state").dropConstraint("player_state_pkey").execute();
+    await db.schema
+      .alterTable("player_state")
+      .addPrimaryKeyConstraint("player_state_pk", ["account_id", "world"])
+      .execute();
+    await db.schema
+      .alterTable("player_state")
+      .addCheckConstraint("player_state_epoch", sql`epoch >= 0`)
+      .execute();
+  },
+  async down(db) {
+    // One row per account again: the most recently written one stays.
+    await sql`delete from player_state p using player_state q
+      where p.account_id = q.account_id and (p.updated_at, p.world) < (q.updated_at, q.world)`.execute(db);
+    await db.schema.alterTable("player_state").dropConstraint("player_state_epoch").execute();
+    await db.schema.alterTable("player_state").dropConstraint("player_state_pk").execute();
+    await db.schema
+      .alterTable("player_state")
+      .addPrimaryKeyConstraint("player_state_pkey", ["account_id"])
+      .execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   "0001_initial": initial,
@@ -298,6 +329,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   "0003_ban_lifecycle": banLifecycle,
   "0004_server_registry": serverRegistry,
   "0005_leaderboard_ties": leaderboardTies,
+  "0006_player_state_per_world": playerStatePerWorld,
 });
 
 /** Serves {@link MIGRATIONS} to kysely's {@link Migrator} (no files are read). */

@@ -21,6 +21,7 @@ import {
   lobbySubject,
   type Subjects,
 } from "@meridian/protocol";
+import { extractTraceContext, inSpan, SpanAttr, SpanKind, telemetry } from "@meridian/telemetry";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { type AccountStore, normaliseUsername } from "../accounts/index.js";
@@ -30,6 +31,7 @@ import { normaliseAnswer, normaliseQuestion } from "../recovery/index.js";
 import type { ServerEntry, ServerRegistry } from "../registry/index.js";
 import { RevocationReason, type SessionService, type SessionTokens } from "../sessions/index.js";
 import type { CreationLimit, LoginThrottle } from "../throttle/index.js";
+import { authenticateWorldServer, type PlayerStateStore } from "../world-state/index.js";
 import type { AdminCredential } from "./admin-credential.js";
 import type { LoginNonceGuard } from "./login-nonce-guard.js";
 import type { ResetMailLimit } from "./reset-mail-limit.js";
@@ -91,6 +93,8 @@ export interface LobbyServices {
   readonly recovery: RecoveryPort;
   readonly locator: LocatorPort;
   readonly stats: StatsPort;
+  /** Persisted player state (`player_state_save`, `player_state_load`). */
+  readonly playerState: PlayerStateStore;
   readonly nonces: LoginNonceGuard;
   readonly resetMails: ResetMailLimit;
   readonly admin: AdminCredential;
@@ -211,15 +215,29 @@ export class LobbyServer {
           return;
         }
         counters.requests++;
-        const work = this.#serve(verb, msg, () => {
-          const decoded = codec.decode(msg.data);
-          if (!decoded.ok) {
-            throw new LobbyError(LobbyErrorCode.BadRequest, decoded.error.message, {
-              context: { protocolCode: decoded.error.code, ...pickField(decoded.error.context) },
-            });
-          }
-          return handler(decoded.message as LobbyRequestOf<V>);
-        });
+        const serve = () =>
+          this.#serve(verb, msg, () => {
+            const decoded = codec.decode(msg.data);
+            if (!decoded.ok) {
+              throw new LobbyError(LobbyErrorCode.BadRequest, decoded.error.message, {
+                context: { protocolCode: decoded.error.code, ...pickField(decoded.error.context) },
+              });
+            }
+            return handler(decoded.message as LobbyRequestOf<V>);
+          });
+        // Traced: the caller's context travels in the request's headers; this span is its child.
+        const work = telemetry.enabled
+          ? inSpan(
+              "lobby",
+              `lobby.${verb}`,
+              {
+                kind: SpanKind.SERVER,
+                parent: extractTraceContext(msg.headers),
+                attributes: { [SpanAttr.Service]: "lobby", "meridian.lobby.verb": verb },
+              },
+              serve,
+            )
+          : serve();
         this.#inFlight.add(work);
         void work.finally(() => this.#inFlight.delete(work));
       },
@@ -403,6 +421,25 @@ export class LobbyServer {
         await s.registry.authenticate(request.credential);
         await s.stats.report(request.entries);
         return { t: "stats_applied", entries: request.entries.length };
+      },
+      player_state_save: async (request) => {
+        await authenticateWorldServer(s.registry, request.credential, request.world);
+        return { t: "player_state_saved", ...(await s.playerState.save(request.world, request.entries)) };
+      },
+      player_state_load: async ({ credential, world, accountId }) => {
+        await authenticateWorldServer(s.registry, credential, world);
+        const stored = await s.playerState.load(world, accountId);
+        if (stored === undefined) return { t: "player_state", accountId, world, found: false };
+        const { epoch, snapshot, updatedAt } = stored;
+        return {
+          t: "player_state",
+          accountId,
+          world,
+          found: true,
+          epoch,
+          snapshot: { ...snapshot },
+          updatedAt: updatedAt.getTime(),
+        };
       },
       stats_get: async (request) => ({
         t: "stats",

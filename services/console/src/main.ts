@@ -1,0 +1,118 @@
+/**
+ * The console's composition root: config → NATS → the world state fed by the world map and the zone
+ * servers' observer feed → the HTTP page and its live WebSocket → ready (`"msg":"console ready"`
+ * with the page's `url`). SIGTERM/SIGINT: close the browsers' sockets and the listener, drain NATS,
+ * exit 0 — or 1 past the shutdown bound.
+ *
+ * A dependency that cannot be reached at start, or a port that cannot be bound, is a clear one-line
+ * error on stderr and exit code 1.
+ */
+import { createSubjects } from "@meridian/protocol";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { type ConsoleConfig, loadConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { NatsFeed } from "./feed/nats-feed.js";
+import { ConsoleServer } from "./http/console-server.js";
+import { WorldState } from "./state/world-state.js";
+
+/** How long start waits for NATS before giving up, ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound on a graceful shutdown, ms. */
+const SHUTDOWN_MS = 5_000;
+
+const root = pino();
+const log = root.child({ name: "console" });
+
+function fail(what: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`console: ${what}: ${message}\n`);
+  log.fatal({ err: error }, what);
+  process.exit(1);
+}
+
+let config: ConsoleConfig;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`console: ${error.message}\n`);
+    log.fatal({ code: error.code, problems: error.problems }, "invalid configuration");
+    process.exit(1);
+  }
+  throw error;
+}
+
+let nc: NatsConnection;
+try {
+  nc = await connect({
+    servers: [...config.natsServers],
+    name: `console-${process.pid}`,
+    timeout: CONNECT_TIMEOUT_MS,
+    maxReconnectAttempts: -1,
+  });
+} catch (error) {
+  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
+}
+let natsConnected = true;
+void (async () => {
+  for await (const status of nc.status()) {
+    if (status.type === "disconnect") natsConnected = false;
+    if (status.type === "reconnect") natsConnected = true;
+    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
+      log.warn({ nats: status.type }, "NATS status");
+    }
+  }
+})();
+
+const subjects = createSubjects({ prefix: config.subjectPrefix });
+const state = new WorldState(config.world, config.staleMs);
+const feed = await NatsFeed.start(nc, subjects, state, log.child({ part: "feed" }));
+const server = new ConsoleServer({
+  state,
+  logger: log.child({ part: "http" }),
+  host: config.host,
+  port: config.port,
+  pushHz: config.pushHz,
+  maxClients: config.maxClients,
+  natsConnected: () => natsConnected && !nc.isClosed(),
+});
+let address: { host: string; port: number; url: string };
+try {
+  address = await server.listen();
+} catch (error) {
+  feed.stop();
+  await nc.close().catch(() => undefined);
+  fail("console failed to start", error);
+}
+
+let stopping = false;
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, clients: server.clients }, "shutting down");
+  setTimeout(() => {
+    log.error({ timeoutMs: SHUTDOWN_MS }, "shutdown timed out");
+    process.exit(1);
+  }, SHUTDOWN_MS).unref();
+  await server.close();
+  feed.stop();
+  await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
+  log.info({ pushes: server.pushes }, "stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", (signal) => void shutdown(signal));
+process.on("SIGINT", (signal) => void shutdown(signal));
+
+log.info(
+  {
+    env: config.env,
+    world: config.world,
+    host: address.host,
+    port: address.port,
+    url: address.url,
+    pushHz: config.pushHz,
+    subjects: `${config.subjectPrefix}.evt.world.${config.world}.{map,zone.>}`,
+  },
+  "console ready",
+);
