@@ -192,6 +192,9 @@ interface HeldInput {
 }
 
 /** A handoff in flight from this server. */
+/** Added to a `handoff_offers` request's timeout per offer it carries, ms. */
+const BATCH_TIMEOUT_PER_OFFER_MS = 0.5;
+
 /** An offer waiting for the end of the turn to be sent. */
 interface QueuedOffer {
   readonly accountId: string;
@@ -276,6 +279,9 @@ export class ZoneServer {
   /** Offers to send at the end of the turn, by target server. */
   readonly #offerQueue = new Map<string, QueuedOffer[]>();
   #offerFlushQueued = false;
+  /** Offers to re-send (no answer yet), and the one timer that will. */
+  readonly #retries = new Map<string, OutgoingHandoff>();
+  #retryTimer: NodeJS.Timeout | undefined;
   /** Packs the tick's outgoing batches (reused: its buffer stays warm). */
   readonly #writer = new MessagePackWriter();
   readonly #counters: Counters = {
@@ -464,6 +470,7 @@ export class ZoneServer {
     this.#observer.stop();
     await this.#orphans.stop();
     if (this.#checkpointTimer !== undefined) clearInterval(this.#checkpointTimer);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     this.#wake();
     await this.#authorityLoop;
     await this.#checkpointing;
@@ -966,7 +973,8 @@ export class ZoneServer {
     }
     this.#nc
       .request(this.#options.subjects.zone(target, ZONE_HANDOFF_CHANNEL), bytes, {
-        timeout: this.#options.handoffTimeoutMs,
+        // The target installs and checkpoints every entry before answering: a batch gets longer.
+        timeout: this.#options.handoffTimeoutMs + part.length * BATCH_TIMEOUT_PER_OFFER_MS,
       })
       .then(
         (msg) => {
@@ -999,8 +1007,16 @@ export class ZoneServer {
   #uncertain(accountId: string, pending: OutgoingHandoff): void {
     if (this.#outgoing.get(accountId) !== pending) return;
     if (pending.attempts < this.#options.handoffAttempts && !this.#stopped) {
-      setTimeout(() => {
-        if (this.#outgoing.get(accountId) === pending && !this.#stopped) this.#sendOffer(accountId, pending);
+      // One timer for every offer left uncertain in this turn (a batch that timed out): re-sent
+      // together, so they travel as one batch again.
+      this.#retries.set(accountId, pending);
+      this.#retryTimer ??= setTimeout(() => {
+        this.#retryTimer = undefined;
+        const due = [...this.#retries];
+        this.#retries.clear();
+        for (const [id, waiting] of due) {
+          if (this.#outgoing.get(id) === waiting && !this.#stopped) this.#sendOffer(id, waiting);
+        }
       }, tickMs(this.#options.world));
       return;
     }
