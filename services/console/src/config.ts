@@ -11,6 +11,8 @@ import {
   readNatsServers,
   readPattern,
   readSubjectPrefix,
+  readTelemetry,
+  type TelemetryEnv,
 } from "@meridian/service-kit";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
@@ -47,6 +49,8 @@ export interface ConsoleConfig {
   readonly staleMs: number;
   /** `CONSOLE_MAX_CLIENTS`: browsers connected at once, 1–10000. Default 64. */
   readonly maxClients: number;
+  /** `MERIDIAN_TELEMETRY`, `OTEL_SERVICE_NAME` (default `meridian-console`), `OTEL_EXPORTER_OTLP_ENDPOINT`; metrics on `/metrics`. */
+  readonly telemetry: TelemetryEnv;
 }
 
 /**
@@ -79,6 +83,7 @@ export function loadConfig(env: Env = process.env): ConsoleConfig {
     pushHz: readInt(env, "CONSOLE_PUSH_HZ", DEFAULT_PUSH_HZ, 1, 60, problems),
     staleMs: readInt(env, "CONSOLE_STALE_MS", DEFAULT_STALE_MS, 250, 600_000, problems),
     maxClients: readInt(env, "CONSOLE_MAX_CLIENTS", DEFAULT_MAX_CLIENTS, 1, 10_000, problems),
+    telemetry: readTelemetry(env, "console", problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

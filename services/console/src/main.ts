@@ -8,6 +8,7 @@
  * error on stderr and exit code 1.
  */
 import { createSubjects } from "@meridian/protocol";
+import { getMeter, initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { type ConsoleConfig, loadConfig } from "./config.js";
@@ -21,7 +22,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on a graceful shutdown, ms. */
 const SHUTDOWN_MS = 5_000;
 
-const root = pino();
+const root = pino({ mixin: traceLogMixin() });
 const log = root.child({ name: "console" });
 
 function fail(what: string, error: unknown): never {
@@ -41,6 +42,18 @@ try {
     process.exit(1);
   }
   throw error;
+}
+
+let telemetryHandle: TelemetryHandle;
+try {
+  telemetryHandle = await initTelemetry({
+    enabled: config.telemetry.enabled,
+    serviceName: config.telemetry.serviceName,
+    hotSampleEvery: config.telemetry.hotSampleEvery,
+    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
+  });
+} catch (error) {
+  fail("cannot start telemetry", error);
 }
 
 let nc: NatsConnection;
@@ -76,7 +89,18 @@ const server = new ConsoleServer({
   pushHz: config.pushHz,
   maxClients: config.maxClients,
   natsConnected: () => natsConnected && !nc.isClosed(),
+  metrics: () => telemetryHandle.metricsText(),
 });
+if (telemetryHandle.enabled) {
+  // Read when scraped.
+  const meter = getMeter("console");
+  meter
+    .createObservableGauge("meridian.console.browsers", { description: "Browsers connected to the live map" })
+    .addCallback((result) => result.observe(server.clients));
+  meter
+    .createObservableCounter("meridian.console.pushes", { description: "State pushes to browsers" })
+    .addCallback((result) => result.observe(server.pushes));
+}
 let address: { host: string; port: number; url: string };
 try {
   address = await server.listen();
@@ -98,6 +122,9 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await server.close();
   feed.stop();
   await nc.drain().catch((error: unknown) => log.warn({ err: error }, "NATS drain failed"));
+  await telemetryHandle
+    .shutdown()
+    .catch((error: unknown) => log.warn({ err: error }, "telemetry flush failed"));
   log.info({ pushes: server.pushes }, "stopped");
   process.exit(0);
 }
@@ -112,6 +139,7 @@ log.info(
     port: address.port,
     url: address.url,
     pushHz: config.pushHz,
+    telemetry: telemetryHandle.enabled,
     subjects: `${config.subjectPrefix}.evt.world.${config.world}.{map,zone.>}`,
   },
   "console ready",

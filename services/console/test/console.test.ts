@@ -96,6 +96,8 @@ describe("console config", () => {
     assert.equal(config.world, "main");
     assert.equal(config.pushHz, DEFAULT_PUSH_HZ);
     assert.equal(config.subjectPrefix, "meridian");
+    assert.equal(config.telemetry.enabled, false);
+    assert.equal(config.telemetry.serviceName, "meridian-console");
     assert.ok(Object.isFrozen(config));
   });
 
@@ -109,6 +111,7 @@ describe("console config", () => {
           CONSOLE_HOST: "a b",
           WORLD_NAME: "a.b",
           CONSOLE_MAX_CLIENTS: "0",
+          MERIDIAN_TELEMETRY: "maybe",
         }),
       (error: unknown) =>
         error instanceof ConfigError &&
@@ -117,7 +120,7 @@ describe("console config", () => {
           .map((p) => p.variable)
           .sort()
           .join(",") ===
-          "CONSOLE_HOST,CONSOLE_MAX_CLIENTS,CONSOLE_PORT,CONSOLE_PUSH_HZ,CONSOLE_STALE_MS,WORLD_NAME",
+          "CONSOLE_HOST,CONSOLE_MAX_CLIENTS,CONSOLE_PORT,CONSOLE_PUSH_HZ,CONSOLE_STALE_MS,MERIDIAN_TELEMETRY,WORLD_NAME",
     );
   });
 });
@@ -251,6 +254,7 @@ describe("console over NATS and HTTP", () => {
       pushHz: 20,
       maxClients: 2,
       natsConnected: () => !nc.isClosed(),
+      metrics: () => Promise.resolve("# TYPE meridian_console_browsers gauge\nmeridian_console_browsers 0\n"),
     });
     url = (await server.listen()).url;
     ctx.defer(() => server.close());
@@ -311,6 +315,10 @@ describe("console over NATS and HTTP", () => {
     assert.equal(health.status, 200);
     assert.deepEqual(((await health.json()) as { ok: boolean }).ok, true);
     assert.equal((await fetch(new URL("/readyz", url))).status, 200);
+    const metrics = await fetch(new URL("/metrics", url));
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    assert.match(await metrics.text(), /meridian_console_browsers 0/);
   });
 
   it("http - without NATS: alive (/healthz 200) but not ready (/readyz 503)", async () => {
@@ -326,6 +334,10 @@ describe("console over NATS and HTTP", () => {
     const base = (await deaf.listen()).url;
     try {
       assert.equal((await fetch(new URL("/healthz", base))).status, 200);
+      // No metrics source (telemetry off): 503 saying so.
+      const metrics = await fetch(new URL("/metrics", base));
+      assert.equal(metrics.status, 503);
+      assert.match(await metrics.text(), /telemetry is off/);
       const ready = await fetch(new URL("/readyz", base));
       assert.equal(ready.status, 503);
       assert.deepEqual(((await ready.json()) as { nats: boolean }).nats, false);

@@ -1,7 +1,7 @@
 /**
  * The console's HTTP side: the page (static files from the package's `public/`, no build step), the
  * state as JSON (`GET /state.json`), liveness and readiness (`GET /healthz`, `GET /readyz`: NATS
- * connected) and the live feed: a WebSocket
+ * connected), Prometheus text (`GET /metrics`, with telemetry on) and the live feed: a WebSocket
  * on `/live` that receives the whole {@link WorldView} as one JSON text message `pushHz` times a
  * second (built and serialised once per push, whatever the number of browsers). Browsers send
  * nothing; a slow browser is skipped until it catches up.
@@ -51,6 +51,8 @@ export interface ConsoleServerOptions {
   readonly maxClients: number;
   /** Whether NATS is connected now (health). */
   readonly natsConnected: () => boolean;
+  /** The `/metrics` body (Prometheus text); undefined (or absent) while telemetry is off: 503. */
+  readonly metrics?: () => Promise<string | undefined>;
 }
 
 /** The console's HTTP and WebSocket server. */
@@ -151,6 +153,10 @@ export class ConsoleServer {
       this.#json(res, 200, this.#options.state.view());
       return;
     }
+    if (path === "/metrics") {
+      void this.#metrics(res);
+      return;
+    }
     if (path === "/healthz" || path === "/readyz") {
       // Liveness: the process answers. Readiness: and it hears the cluster (NATS connected).
       const nats = this.#options.natsConnected();
@@ -175,6 +181,32 @@ export class ConsoleServer {
       ...SECURITY_HEADERS,
     });
     res.end(req.method === "HEAD" ? undefined : asset.body);
+  }
+
+  async #metrics(res: ServerResponse): Promise<void> {
+    let text: string | undefined;
+    try {
+      text = await (this.#options.metrics?.() ?? Promise.resolve(undefined));
+    } catch (error) {
+      this.#log.warn({ err: error }, "metrics failed");
+      res
+        .writeHead(500, { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS })
+        .end("metrics failed\n");
+      return;
+    }
+    if (text === undefined) {
+      res
+        .writeHead(503, { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS })
+        .end("telemetry is off (MERIDIAN_TELEMETRY=on turns on the metrics)\n");
+      return;
+    }
+    res
+      .writeHead(200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        "cache-control": "no-store",
+        ...SECURITY_HEADERS,
+      })
+      .end(text);
   }
 
   #json(res: ServerResponse, status: number, body: unknown): void {
