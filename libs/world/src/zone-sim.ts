@@ -240,6 +240,9 @@ abstract class Visible {
 
 class Body<S> extends Visible implements Entity<S> {
   frozen = false;
+  /** The zone it lives in, and whether it left it: a reference a game kept may be stale. */
+  zone: unknown = undefined;
+  removed = false;
   ghost: GhostEntity | undefined;
   constructor(
     tracked: Tracked,
@@ -388,7 +391,13 @@ class Zone<S, I> implements LocalZoneSim {
   #now = 0;
   #enter: EntityView[] = [];
   #update: EntityUpdate[] = [];
-  readonly #visitBody = (b: Body<S>, x: number, y: number): void => this.#see(b, x, y);
+  /** The bodies not frozen, in creation order, while no body comes, goes, freezes or thaws. */
+  #active: Body<S>[] | undefined;
+
+  /** Scratch of {@link SpatialGrid.collectRadius}: the bodies in the view being built, and where. */
+  readonly #found: Body<S>[] = [];
+  readonly #foundX: number[] = [];
+  readonly #foundY: number[] = [];
   readonly #visitGhost = (g: Ghost, x: number, y: number): void => {
     if (!this.#bodies.has(g.id)) this.#see(g, x, y);
   };
@@ -594,6 +603,7 @@ class Zone<S, I> implements LocalZoneSim {
       strays.set(body, cell);
       if (body.frozen) continue;
       body.frozen = true;
+      this.#active = undefined;
       seat.queue = [];
       const player = body.player as PlayerInfo;
       crossings.push({
@@ -651,7 +661,10 @@ class Zone<S, I> implements LocalZoneSim {
 
   keep(accountId: string): void {
     const seat = this.#seats.get(accountId);
-    if (seat !== undefined) seat.body.frozen = false;
+    if (seat !== undefined) {
+      seat.body.frozen = false;
+      this.#active = undefined;
+    }
   }
 
   setGhosts(server: string, entities: readonly GhostEntity[], events: readonly unknown[]): void {
@@ -710,9 +723,7 @@ class Zone<S, I> implements LocalZoneSim {
         return zone.#tick;
       },
       random: this.#random,
-      *entities() {
-        for (const body of bodies.values()) if (!body.frozen) yield body;
-      },
+      entities: () => this.#activeBodies(),
       get: (id) => bodies.get(id),
       near: (x, y, radius, out = []) => {
         this.#grid.visitRadius(x, y, radius, (b) => {
@@ -721,7 +732,9 @@ class Zone<S, I> implements LocalZoneSim {
         return out;
       },
       moveTo: (entity, x, y) => {
-        const body = bodies.get(entity.id);
+        // The game passes the entities it was given: a live body is its own record (no lookup).
+        const body =
+          entity instanceof Body && entity.zone === this && !entity.removed ? entity : bodies.get(entity.id);
         if (body === undefined || body.frozen || !Number.isFinite(x) || !Number.isFinite(y)) return;
         const cx = Math.min(Math.max(x, 0), this.#maxX);
         const cy = Math.min(Math.max(y, 0), this.#maxY);
@@ -798,12 +811,26 @@ class Zone<S, I> implements LocalZoneSim {
     });
   }
 
+  /** `GameContext.entities()`: one array per change of the set, not a generator step per entity. */
+  #activeBodies(): readonly Body<S>[] {
+    if (this.#active === undefined) {
+      const active: Body<S>[] = [];
+      for (const body of this.#bodies.values()) if (!body.frozen) active.push(body);
+      this.#active = active;
+    }
+    return this.#active;
+  }
+
   #addBody(body: Body<S>): void {
+    body.zone = this;
+    this.#active = undefined;
     this.#bodies.set(body.id, body);
     this.#grid.insert(body, body.x, body.y);
   }
 
   #removeBody(body: Body<S>): void {
+    body.removed = true;
+    this.#active = undefined;
     if (this.#bodies.get(body.id) === body) this.#bodies.delete(body.id);
     this.#grid.remove(body);
     this.#untrack(body.tracked);
@@ -847,7 +874,11 @@ class Zone<S, I> implements LocalZoneSim {
     this.#since = seat.recent[n % every] ?? -1;
     seat.recent[n % every] = tick;
     const aoi = this.config.aoiRadius;
-    this.#grid.visitRadius(x, y, aoi, this.#visitBody);
+    const found = this.#found;
+    const xs = this.#foundX;
+    const ys = this.#foundY;
+    const count = this.#grid.collectRadius(x, y, aoi, found, xs, ys);
+    for (let i = 0; i < count; i++) this.#see(found[i] as Body<S>, xs[i] as number, ys[i] as number);
     if (this.#ghosts.size > 0) this.#ghostGrid.visitRadius(x, y, aoi, this.#visitGhost);
     let leave: string[] | undefined;
     for (let i = 0; i < previous.length; i++) {
