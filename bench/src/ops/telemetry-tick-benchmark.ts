@@ -219,6 +219,8 @@ async function startSide(
       ZONE_CAPACITY: "5000",
       // The fake gateway writes no presence: the sweep for players whose gateway is gone is off.
       ZONE_ORPHAN_SWEEP_MS: "0",
+      // No lobby here: no Postgres persistence.
+      ZONE_PERSISTENCE: "0",
       WORLD_NAME: world,
       WORLD_WIDTH: String(WORLD.width),
       WORLD_HEIGHT: String(WORLD.height),

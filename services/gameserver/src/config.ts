@@ -12,6 +12,7 @@ import {
   defaultInstanceId,
   type Env,
   type MeridianEnv,
+  readBoolean,
   readEnvMode,
   readInt,
   readNatsServers,
@@ -66,6 +67,12 @@ export interface GameServerConfig {
    * persist whatever it is. Default 60000.
    */
   readonly persistMs: number;
+  /**
+   * `ZONE_PERSISTENCE`: player state in Postgres through the lobby, `1` (default) or `0` (no saves,
+   * no loads: a cluster without a lobby). With it on, an install that finds no Redis checkpoint and
+   * gets no answer from the lobby is refused (retryable) instead of starting a fresh character.
+   */
+  readonly persistence: boolean;
   /** `ZONE_HISTORY`: `1` publishes the history stream (`evt.world.<world>.history`), `0` (default) not. */
   readonly history: boolean;
   /**
@@ -76,7 +83,7 @@ export interface GameServerConfig {
   readonly observerHz: number;
   /**
    * `ZONE_ORPHAN_SWEEP_MS`: period of the sweep that drops players whose gateway is gone (no presence
-   * for two sweeps in a row), 0 (off) or 1000 ms to an hour. Default 10000.
+   * for two sweeps in a row), 0 (off) or 10000 ms to an hour. Default 10000.
    */
   readonly orphanSweepMs: number;
   /**
@@ -134,13 +141,16 @@ function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig {
 
 const HOUR_MS = 60 * 60_000;
 
-/** `ZONE_ORPHAN_SWEEP_MS`: 0 (off) or 1 s to an hour. */
+/**
+ * `ZONE_ORPHAN_SWEEP_MS`: 0 (off) or 10 s to an hour. Two sweeps must span at least a gateway's
+ * presence refresh (a third of the 30 s TTL), so that one failed presence write is not a dropped player.
+ */
 function readOrphanSweepMs(env: Env, problems: ConfigProblem[]): number {
   const value = readInt(env, "ZONE_ORPHAN_SWEEP_MS", DEFAULT_ORPHAN_SWEEP_MS, 0, HOUR_MS, problems);
-  if (value > 0 && value < 1_000) {
+  if (value > 0 && value < 10_000) {
     problems.push({
       variable: "ZONE_ORPHAN_SWEEP_MS",
-      message: `must be 0 (off) or at least 1000, got ${value}`,
+      message: `must be 0 (off) or at least 10000, got ${value}`,
     });
     return DEFAULT_ORPHAN_SWEEP_MS;
   }
@@ -192,6 +202,7 @@ export function loadConfig(env: Env = process.env): GameServerConfig {
     checkpointMs: readInt(env, "ZONE_CHECKPOINT_MS", DEFAULT_CHECKPOINT_MS, 100, HOUR_MS, problems),
     history: readInt(env, "ZONE_HISTORY", 0, 0, 1, problems) === 1,
     persistMs: readPersistMs(env, problems),
+    persistence: readBoolean(env, "ZONE_PERSISTENCE", true, problems),
     observerHz: readInt(env, "ZONE_OBSERVER_HZ", DEFAULT_OBSERVER_HZ, 0, 50, problems),
     orphanSweepMs: readOrphanSweepMs(env, problems),
     world: readWorld(env, problems),

@@ -28,6 +28,8 @@ export const GameServerErrorCode = {
   Full: "WORLD_FULL",
   /** A message that decoded but cannot be acted on (a handoff state that is not a player snapshot). */
   BadRequest: "WORLD_BAD_REQUEST",
+  /** An install the server cannot do safely now (the player's saved state could not be read); retryable. */
+  Unavailable: "WORLD_UNAVAILABLE",
 } as const;
 export type GameServerErrorCode = (typeof GameServerErrorCode)[keyof typeof GameServerErrorCode];
 

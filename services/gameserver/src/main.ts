@@ -127,6 +127,7 @@ const zone = new ZoneServer(
     redisPrefix: config.redisPrefix,
     checkpointMs: config.checkpointMs,
     persistMs: config.persistMs,
+    persistence: config.persistence,
     history: config.history,
     observerHz: config.observerHz,
     orphanSweepMs: config.orphanSweepMs,

@@ -156,6 +156,13 @@ export interface ZoneServerOptions {
   readonly persistTimeoutMs?: number;
   /** Bound on the persist of every player at stop, ms. Default {@link DEFAULT_PERSIST_STOP_MS}. */
   readonly persistStopMs?: number;
+  /**
+   * Player state in Postgres through the lobby (saves and loads). With it, an install that finds no
+   * Redis checkpoint and cannot ask the lobby is refused (`WORLD_UNAVAILABLE`, retryable) rather
+   * than given a fresh character whose later saves could overwrite the real one. Off: no saves, no
+   * loads (a cluster without a lobby, tests). Default true.
+   */
+  readonly persistence?: boolean;
 }
 
 /** What a zone server is built from (owned by the caller: `stop()` closes neither connection). */
@@ -192,6 +199,9 @@ interface HeldInput {
 }
 
 /** A handoff in flight from this server. */
+/** How long a target that left a `handoff_offers` unanswered gets lone offers only, ms. */
+const LONE_OFFERS_MS = 60_000;
+
 /** Added to a `handoff_offers` request's timeout per offer it carries, ms. */
 const BATCH_TIMEOUT_PER_OFFER_MS = 0.5;
 
@@ -276,11 +286,15 @@ export class ZoneServer {
   readonly #accepted = new Map<string, { answer: HandoffAccept; at: number }>();
   readonly #subscriptions: Subscription[] = [];
   readonly #ghostTargets = new Set<string>();
+  /** Installs from offers in progress (until their checkpoint is written), by player. */
+  readonly #installing = new Map<string, Promise<HandoffAccept>>();
   /** Offers to send at the end of the turn, by target server. */
   readonly #offerQueue = new Map<string, QueuedOffer[]>();
   #offerFlushQueued = false;
   /** Offers to re-send (no answer yet), and the one timer that will. */
   readonly #retries = new Map<string, OutgoingHandoff>();
+  /** Targets that left a batch unanswered, and until when they get lone offers only (ms since the epoch). */
+  readonly #loneOffersUntil = new Map<string, number>();
   #retryTimer: NodeJS.Timeout | undefined;
   /** Packs the tick's outgoing batches (reused: its buffer stays warm). */
   readonly #writer = new MessagePackWriter();
@@ -335,6 +349,7 @@ export class ZoneServer {
       persistMs: DEFAULT_PERSIST_MS,
       persistTimeoutMs: DEFAULT_PERSIST_TIMEOUT_MS,
       persistStopMs: DEFAULT_PERSIST_STOP_MS,
+      persistence: true,
       ...stripUndefined(options),
     });
     if (!Number.isSafeInteger(this.#options.persistMs) || this.#options.persistMs < 0) {
@@ -453,7 +468,7 @@ export class ZoneServer {
     this.#observer.start();
     this.#orphans.start();
     this.#checkpointTimer = setInterval(() => void this.checkpointAll(), this.#options.checkpointMs);
-    if (this.#options.persistMs > 0) {
+    if (this.#options.persistence && this.#options.persistMs > 0) {
       this.#persistTimer = setInterval(() => void this.persistAll(), this.#options.persistMs);
     }
     this.#log.info({ cells: this.#leases.cells(), registered: this.#registered }, "zone started");
@@ -487,6 +502,7 @@ export class ZoneServer {
    * retried with the next persist). One run at a time unless `force`d (the persister queues runs).
    */
   persistAll(reason = "periodic", force = false): Promise<boolean> {
+    if (!this.#options.persistence) return Promise.resolve(true);
     if (this.#persisting !== undefined && !force) return this.#persisting;
     const entries: PersistEntry[] = [];
     for (const [accountId, meta] of this.#players) {
@@ -923,6 +939,12 @@ export class ZoneServer {
     this.#offerQueue.clear();
     for (const [target, queue] of queues) {
       const live = queue.filter(({ accountId, pending }) => this.#outgoing.get(accountId) === pending);
+      // A target that left a batch unanswered may not know `handoff_offers` (a server of an older
+      // version, during a rolling upgrade): it gets lone offers for a while.
+      if ((this.#loneOffersUntil.get(target) ?? 0) > Date.now()) {
+        for (const queued of live) this.#requestOffer(target, queued);
+        continue;
+      }
       for (let i = 0; i < live.length; i += MAX_HANDOFF_BATCH) {
         const part = live.slice(i, i + MAX_HANDOFF_BATCH);
         if (part.length === 1) this.#requestOffer(target, part[0] as QueuedOffer);
@@ -986,6 +1008,7 @@ export class ZoneServer {
           });
         },
         () => {
+          this.#loneOffersUntil.set(target, Date.now() + LONE_OFFERS_MS);
           for (const { accountId, pending } of part) this.#uncertain(accountId, pending);
         },
       );
@@ -1267,7 +1290,9 @@ export class ZoneServer {
     if (snapshot !== undefined) {
       void this.#checkpoint(snapshot, meta, false);
       // Logout, or the gateway's resume grace ended: the player's state goes to Postgres too.
-      void this.#persister.save([{ epoch: meta.epoch, snapshot }], `detach ${detach.reason}`);
+      if (this.#options.persistence) {
+        void this.#persister.save([{ epoch: meta.epoch, snapshot }], `detach ${detach.reason}`);
+      }
     }
     this.#log.debug({ accountId, reason: detach.reason }, "player detached");
   }
@@ -1310,8 +1335,19 @@ export class ZoneServer {
       // No Redis checkpoint (a first login, or Redis lost it): the state the lobby persisted, if any.
       // A failed load is logged by the persister; the player then starts fresh (fenced below the
       // persisted epoch, so the persisted state is not overwritten).
-      const persisted = checkpoint === undefined ? await this.#persister.load(accountId) : undefined;
+      const persisted =
+        checkpoint === undefined && this.#options.persistence
+          ? await this.#persister.load(accountId)
+          : undefined;
       if (this.#players.has(accountId) || !this.#leases.holds(cell, cellEpoch)) return notOwner();
+      if (persisted?.status === "failed") {
+        // Neither Redis nor the lobby can say what this player has: a fresh character now would, a
+        // few logins later, overwrite the saved one in Postgres. Retryable.
+        return worldError(
+          GameServerErrorCode.Unavailable,
+          `${accountId} has no checkpoint and the lobby did not answer for its saved state; try again`,
+        );
+      }
       if (checkpoint !== undefined) {
         epoch = checkpoint.epoch + 1;
         snapshot = {
@@ -1380,7 +1416,28 @@ export class ZoneServer {
     msg.respond(encodeMessage(reply));
   }
 
+  /**
+   * One offer. While an install of the player is in progress here (its checkpoint not yet written),
+   * another offer for them (a re-send after a timeout, or the same transfer under another id) waits
+   * for it and is then answered from its outcome: never "accepted" before the checkpoint is written,
+   * nor a second install meanwhile.
+   */
   async #onOffer(offer: HandoffOffer): Promise<HandoffAccept> {
+    for (;;) {
+      const inProgress = this.#installing.get(offer.accountId);
+      if (inProgress === undefined) break;
+      await inProgress.catch(() => undefined);
+    }
+    const install = this.#installOffer(offer);
+    this.#installing.set(offer.accountId, install);
+    try {
+      return await install;
+    } finally {
+      if (this.#installing.get(offer.accountId) === install) this.#installing.delete(offer.accountId);
+    }
+  }
+
+  async #installOffer(offer: HandoffOffer): Promise<HandoffAccept> {
     const { accountId, handoffId } = offer;
     const remembered = this.#accepted.get(handoffId);
     if (remembered !== undefined) return remembered.answer;

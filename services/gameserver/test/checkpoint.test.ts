@@ -72,6 +72,27 @@ describe("checkpoints", () => {
     );
   });
 
+  it("checkpoint - the writes of one turn go in one script call, each with the answer it alone would get", async () => {
+    await cluster.redis.hset(cluster.keys.cellEpochs, "c0_1", "3");
+    await store.write(checkpoint("451", { cell: "c0_1", cellEpoch: 3, epoch: 5 }));
+    const callsBefore = store.scriptCalls;
+    // Same turn: 6 writes, among them a stale cell, a stale player, and one player twice (in order).
+    const results = await Promise.all([
+      store.write(checkpoint("452", { cell: "c0_1", cellEpoch: 3 })),
+      store.write(checkpoint("453", { cell: "c0_1", cellEpoch: 2 })),
+      store.write(checkpoint("451", { cell: "c0_1", cellEpoch: 3, epoch: 4 })),
+      store.write(checkpoint("454", { cell: "c0_1", cellEpoch: 3, epoch: 2 })),
+      store.write(checkpoint("454", { cell: "c0_1", cellEpoch: 3, epoch: 1 })),
+      store.write(checkpoint("455", { cell: "c0_1", cellEpoch: 3, online: false })),
+    ]);
+    assert.deepEqual(results, ["ok", "stale_cell", "stale_player", "ok", "stale_player", "ok"]);
+    assert.equal(store.scriptCalls - callsBefore, 1, "one script call for the turn");
+    assert.equal((await store.read("451"))?.epoch, 5);
+    assert.equal((await store.read("454"))?.epoch, 2);
+    assert.equal(await store.read("453"), undefined);
+    assert.deepEqual((await store.cellPlayers("c0_1")).sort(), ["451", "452", "454"]);
+  });
+
   it("checkpoint - moving cells moves the player between the cells' sets; offline leaves them", async () => {
     await cluster.redis.hset(cluster.keys.cellEpochs, "c0_0", "1", "c1_0", "1");
     await cluster.redis.del(cluster.keys.cellEpochs);

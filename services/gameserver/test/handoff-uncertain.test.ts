@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  encodeMessage,
   type HandoffOffer,
   ZONE_HANDOFF_CHANNEL,
   ZONE_INPUTS_CHANNEL,
@@ -99,5 +100,43 @@ describe("handoff without an answer", () => {
     assert.ok(offers.every((o) => o.handoffId === offers[0]?.handoffId));
     gw.send("za", "352", [{ seq: 2, data: { say: "still there?" } }]);
     await waitFor("forwarded to zx", () => forwarded.includes(2));
+  });
+
+  it("handoff - a target that leaves a batch unanswered (an older version) gets lone offers, and takes the players", async () => {
+    const control = zoneControlCodec();
+    const kinds: string[] = [];
+    // "zx" plays a server of the version before batches: it answers `handoff_offer` and ignores
+    // `handoff_offers` (for it, a message it does not know).
+    const sub = cluster.nc.subscribe(cluster.subjects.zone("zx", ZONE_HANDOFF_CHANNEL), {
+      callback: (_error, msg) => {
+        const decoded = control.decode(msg.data);
+        if (!decoded.ok) return;
+        kinds.push(decoded.message.t);
+        if (decoded.message.t !== "handoff_offer") return;
+        msg.respond(
+          encodeMessage({ t: "handoff_accept", handoffId: decoded.message.handoffId, accepted: true }),
+        );
+      },
+    });
+    cluster.ctx.defer(() => sub.drain());
+    await cluster.nc.flush();
+    const ids = ["361", "362", "363"];
+    for (const [i, accountId] of ids.entries()) {
+      const reply = await cluster.install("za", {
+        accountId,
+        cell: "c0_0",
+        cellEpoch: epochA,
+        x: 198,
+        y: 40 + i * 10,
+      });
+      assert.equal(reply.t, "player_installed", JSON.stringify(reply));
+    }
+    const out = za.stats().handoffsOut;
+    for (const accountId of ids)
+      cluster.gateway.send("za", accountId, [{ seq: 1, data: { move: { dx: 1, dy: 0 } } }]);
+    await waitFor("all handed to zx", () => za.stats().handoffsOut - out === ids.length || undefined, 10_000);
+    assert.ok(ids.every((id) => !za.owns(id)));
+    assert.ok(kinds.includes("handoff_offers"), `requests: ${kinds.join(" ")}`);
+    assert.ok(kinds.includes("handoff_offer"), "then lone offers");
   });
 });

@@ -245,4 +245,40 @@ describe("handoff", () => {
     assert.ok(zb.owns("451") && zb.owns("453"));
     assert.equal(zb.owns("452"), false);
   });
+
+  it("handoff - a re-sent offer while the first install waits for Redis is answered only once the checkpoint is written", async () => {
+    const offer: HandoffOffer = {
+      t: "handoff_offer",
+      handoffId: randomUUID(),
+      accountId: "461",
+      sessionId: randomUUID(),
+      username: "p461",
+      gateway: "gw1",
+      fromServer: "za",
+      cell: "c1_0",
+      cellEpoch: epochB,
+      playerEpoch: 2,
+      lastSeq: 0,
+      tick: 1,
+      state: { accountId: "461", username: "p461", x: 210, y: 60, lastSeq: 0, state: null },
+    };
+    const subject = cluster.subjects.zone("zb", ZONE_HANDOFF_CHANNEL);
+    const admin = cluster.redis.duplicate();
+    try {
+      // Redis stalls writes: zb's install cannot checkpoint, so the first request times out.
+      await admin.call("CLIENT", "PAUSE", "600", "WRITE");
+      await assert.rejects(cluster.nc.request(subject, encodeMessage(offer), { timeout: 100 }));
+      // The re-send waits for that install: when its answer comes, the checkpoint is in Redis.
+      const retry = await cluster.nc.request(subject, encodeMessage(offer), { timeout: 5_000 });
+      const stored = await cluster.redis.hget(cluster.keys.checkpoint("461"), "epoch");
+      const answer = zoneControlReplyCodec().decode(retry.data);
+      assert.ok(answer.ok && answer.message.t === "handoff_accept" && answer.message.accepted);
+      assert.equal(stored, "2", "accepted only with the target's checkpoint written");
+      assert.ok(zb.owns("461"));
+      assert.equal(cluster.gateway.routes.filter((r) => r.accountId === "461").length, 1, "one route_switch");
+    } finally {
+      await admin.call("CLIENT", "UNPAUSE").catch(() => undefined);
+      admin.disconnect();
+    }
+  });
 });

@@ -57,6 +57,8 @@ async function startLobby(): Promise<SpawnedProcess> {
       MERIDIAN_ENV: "development",
       LOBBY_ADMIN_TOKEN: ADMIN_TOKEN,
       LOBBY_ADMIN_PORT: "0",
+      // Every account of these tests is created from 127.0.0.1.
+      LOBBY_MAX_ACCOUNTS_PER_IP_PER_HOUR: "1000",
       LOG_LEVEL: "warn",
     },
     readyPattern: /"msg":"lobby ready"/,
@@ -275,11 +277,10 @@ describe("persist", () => {
     );
   });
 
-  it("persist - with the lobby down the zone keeps ticking and logs; it persists once the lobby is back", async () => {
+  it("persist - with the lobby down the zone keeps ticking and logs, refuses installs it cannot load, persists once the lobby is back", async () => {
     const accountId = await createAccount("persist_outage");
-    await lobby?.stop();
-    lobby = undefined;
-    // Without a lobby the install cannot load anything: the player starts fresh (and it is logged).
+    const newcomer = await createAccount("persist_outage_new");
+    // Installed while the lobby answers: nothing saved yet, a fresh player (and a Redis checkpoint).
     const reply = await cluster.install("zp", {
       accountId,
       cell: "c0_0",
@@ -288,6 +289,13 @@ describe("persist", () => {
       y: 150,
     });
     assert.equal(reply.t === "player_installed" && reply.epoch, 1);
+    await lobby?.stop();
+    lobby = undefined;
+    // A player with no checkpoint cannot be loaded now: refused (retryable), never started fresh (a
+    // fresh character would later overwrite the saved one).
+    const refused = await cluster.install("zp", { accountId: newcomer, cell: "c0_0", cellEpoch: leftEpoch });
+    assert.equal(refused.t === "world_error" && refused.code, "WORLD_UNAVAILABLE");
+    assert.equal(zone.owns(newcomer), false);
     assert.ok(logs.some((l) => l.zone === "zp" && l.msg === "player state load failed"));
     const failures = zone.persistStats().failures;
     assert.equal(await zone.persistAll("test", true), false);
@@ -312,6 +320,9 @@ describe("persist", () => {
     const row = await eventually("the persist after the lobby came back", found(accountId));
     assert.equal(row.epoch, 1);
     assert.equal(row.snapshot?.x, 150);
+    // With the lobby back, the refused player is installed.
+    const again = await cluster.install("zp", { accountId: newcomer, cell: "c0_0", cellEpoch: leftEpoch });
+    assert.equal(again.t, "player_installed");
   });
 });
 

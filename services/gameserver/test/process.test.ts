@@ -27,6 +27,8 @@ function env(serverId: string): Record<string, string> {
     ZONE_SERVER_ID: serverId,
     ZONE_CREDENTIAL: "test-credential",
     ZONE_CHECKPOINT_MS: "60000",
+    // No lobby in these tests: no Postgres persistence.
+    ZONE_PERSISTENCE: "0",
     WORLD_NAME: world.name,
     WORLD_WIDTH: String(TEST_WORLD.width),
     WORLD_HEIGHT: String(TEST_WORLD.height),

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type PresenceRecord, presenceKey, presenceWriteCommands } from "@meridian/protocol";
 import { createTestContext, type TestContext } from "@meridian/testkit";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import type { Kysely } from "kysely";
 import { createDatabase, type Database, migrateToLatest } from "../src/db/index.js";
 import { PlayerLocator } from "../src/locator/index.js";
@@ -153,6 +153,83 @@ describe("presence cache", () => {
       () => cache.hgetall(k),
       (h) => h.a === "3",
     );
+  });
+
+  it("a read started after an invalidation does not join an older read in flight", async () => {
+    // The reader's replies arrive late (a busy connection): Redis ran the first HGETALL before the write.
+    const slow = {
+      options: redis.options,
+      duplicate: (options: Partial<RedisOptions>) => {
+        const client = redis.duplicate(options);
+        if (String(options.connectionName).endsWith("-presence")) {
+          const hgetall = client.hgetall.bind(client) as (key: string) => Promise<Record<string, string>>;
+          Object.assign(client, {
+            hgetall: async (key: string) => {
+              const hash = await hgetall(key);
+              await sleep(150);
+              return hash;
+            },
+          });
+        }
+        return client;
+      },
+    } as unknown as Redis;
+    const cache = new PresenceCache(slow);
+    ctx.defer(() => cache.close());
+    await cache.start();
+    const k = key();
+    await writer.hset(k, { a: "1" });
+    const first = cache.hgetall(k);
+    await sleep(20);
+    const before = cache.stats().invalidations;
+    await writer.hset(k, { a: "2" });
+    await until(
+      "the invalidation",
+      async () => cache.stats().invalidations,
+      (n) => n > before,
+    );
+    assert.deepEqual(await cache.hgetall(k), { a: "2" }, "a read after the invalidation asks Redis again");
+    assert.deepEqual(await first, { a: "1" }, "the older read answers what it read");
+    assert.deepEqual(await cache.hgetall(k), { a: "2" }, "and its answer was not cached");
+  });
+
+  it("after the subscriber reconnects, invalidations go to the new connection, not a lingering old one", async () => {
+    const client = new Redis(ctx.redis.url, { maxRetriesPerRequest: 1, connectionName: "lobby-relink" });
+    ctx.defer(() => client.quit());
+    const cache = new PresenceCache(client);
+    ctx.defer(() => cache.close());
+    await cache.start();
+    const list = String(await writer.call("CLIENT", "LIST", "TYPE", "pubsub"));
+    const line = list.split("\n").find((l) => / name=lobby-relink-invalidations-/.test(l)) ?? "";
+    const name = / name=(\S+)/.exec(line)?.[1] ?? "";
+    const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1] ?? "";
+    assert.ok(name !== "" && id !== "", "the subscriber is listed");
+    // An older connection of the same name that the server still holds (half-open after a partition).
+    const ghost = new Redis(ctx.redis.url, { connectionName: name, protocol: 2 });
+    ctx.defer(() => ghost.disconnect());
+    await ghost.subscribe("__redis__:invalidate");
+    await writer.call("CLIENT", "KILL", "ID", id);
+    await until(
+      "tracking dropped",
+      async () => cache.stats().tracking,
+      (t) => !t,
+    );
+    await until(
+      "tracking again",
+      async () => cache.stats().tracking,
+      (t) => t,
+    );
+    const k = key();
+    await writer.hset(k, { a: "1" });
+    await cache.hgetall(k);
+    const before = cache.stats().invalidations;
+    await writer.hset(k, { a: "2" });
+    await until(
+      "the invalidation, heard by this cache",
+      async () => cache.stats().invalidations,
+      (n) => n > before,
+    );
+    assert.deepEqual(await cache.hgetall(k), { a: "2" });
   });
 
   it("refuses a bad maxEntries or maxAgeMs", () => {

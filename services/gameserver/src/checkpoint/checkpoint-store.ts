@@ -44,6 +44,62 @@ end
 return 1
 `;
 
+/**
+ * The same fenced write for many players in one call (KEYS[1] the cell epochs, then per player its
+ * checkpoint key and its cell's set; ARGV[1] the player count, ARGV[2] the arguments per player, then
+ * per player the arguments of WRITE_SCRIPT). One result per player, in order: exactly what as many
+ * WRITE_SCRIPT calls in that order would return (a script runs atomically, so a player listed twice is
+ * written twice, in order).
+ */
+const WRITE_MANY_SCRIPT = `
+local n = tonumber(ARGV[1])
+local stride = tonumber(ARGV[2])
+local out = {}
+for i = 0, n - 1 do
+  local a = 2 + i * stride
+  local kCheckpoint = KEYS[2 + i * 2]
+  local kSet = KEYS[3 + i * 2]
+  local result = 1
+  local current = redis.call('HGET', KEYS[1], ARGV[a + 1])
+  if current and tonumber(current) > tonumber(ARGV[a + 2]) then
+    result = 0
+  else
+    local prevEpoch = redis.call('HGET', kCheckpoint, 'epoch')
+    if prevEpoch and tonumber(prevEpoch) > tonumber(ARGV[a + 3]) then
+      result = -1
+    elseif prevEpoch and tonumber(prevEpoch) == tonumber(ARGV[a + 3]) then
+      local prevServer = redis.call('HGET', kCheckpoint, 'server')
+      if prevServer and prevServer ~= ARGV[a + 8] then result = -1 end
+    end
+  end
+  if result == 1 then
+    local prevCell = redis.call('HGET', kCheckpoint, 'cell')
+    if prevCell and prevCell ~= ARGV[a + 1] then
+      redis.call('SREM', ARGV[a + 5] .. prevCell .. ARGV[a + 6], ARGV[a + 7])
+    end
+    redis.call('HSET', kCheckpoint, unpack(ARGV, a + 9, a + stride))
+    if ARGV[a + 4] == '1' then
+      redis.call('SADD', kSet, ARGV[a + 7])
+    else
+      redis.call('SREM', kSet, ARGV[a + 7])
+    end
+  end
+  out[i + 1] = result
+end
+return out
+`;
+
+/** Most writes in one WRITE_MANY_SCRIPT call (bounds how long Redis runs one script). */
+const MAX_WRITES_PER_CALL = 256;
+
+/** A write waiting for the end of the turn. */
+interface PendingWrite {
+  readonly keys: readonly [string, string];
+  readonly args: readonly string[];
+  readonly resolve: (result: number) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** A player's checkpoint as stored. */
 export interface Checkpoint {
   readonly snapshot: PlayerSnapshot;
@@ -75,6 +131,10 @@ export class CheckpointStore {
   readonly #setHead: string;
   readonly #setTail: string;
   #sha: string | undefined;
+  #shaMany: string | undefined;
+  /** Writes of the current turn: sent together when it ends (one script call per 256). */
+  #pending: PendingWrite[] = [];
+  #scriptCalls = 0;
 
   constructor(redis: Redis, keys: WorldKeys) {
     this.#redis = redis;
@@ -84,12 +144,21 @@ export class CheckpointStore {
     this.#setTail = tail ?? "";
   }
 
+  /** Script calls made for writes so far (a turn's writes share calls). */
+  get scriptCalls(): number {
+    return this.#scriptCalls;
+  }
+
   /** Loads the script (optional: a write loads it when Redis does not know it). */
   async load(): Promise<void> {
     this.#sha = String(await this.#redis.script("LOAD", WRITE_SCRIPT));
+    this.#shaMany = String(await this.#redis.script("LOAD", WRITE_MANY_SCRIPT));
   }
 
-  /** Writes `checkpoint`, fenced (see the module's doc). */
+  /**
+   * Writes `checkpoint`, fenced (see the module's doc). Writes made in the same turn of the event
+   * loop (a tick's periodic checkpoints, a handoff batch's installs) reach Redis in one script call.
+   */
   async write(
     checkpoint: Omit<Checkpoint, "at" | "seq"> & { readonly at?: number },
   ): Promise<CheckpointWriteResult> {
@@ -138,8 +207,49 @@ export class CheckpointStore {
       checkpoint.server,
       ...fields,
     ];
-    const result = Number(await this.#run(keys, args));
+    const result = await new Promise<number>((resolve, reject) => {
+      this.#pending.push({ keys: [keys[0] as string, keys[2] as string], args, resolve, reject });
+      if (this.#pending.length === 1) process.nextTick(() => this.#flush());
+    });
     return result === 1 ? "ok" : result === 0 ? "stale_cell" : "stale_player";
+  }
+
+  /** Sends the turn's writes: one alone as WRITE_SCRIPT, more in WRITE_MANY_SCRIPT calls. */
+  #flush(): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    if (pending.length === 1) {
+      const only = pending[0] as PendingWrite;
+      const [checkpointKey, setKey] = only.keys;
+      this.#run([checkpointKey, this.#keys.cellEpochs, setKey], [...only.args]).then(
+        (result) => only.resolve(Number(result)),
+        only.reject,
+      );
+      return;
+    }
+    for (let i = 0; i < pending.length; i += MAX_WRITES_PER_CALL) {
+      const part = pending.slice(i, i + MAX_WRITES_PER_CALL);
+      const keys: string[] = [this.#keys.cellEpochs];
+      const stride = (part[0] as PendingWrite).args.length;
+      const args = [String(part.length), String(stride)];
+      for (const write of part) {
+        keys.push(write.keys[0], write.keys[1]);
+        args.push(...write.args);
+      }
+      measureRedis("gameserver", "checkpoint.write_many", () =>
+        this.#runScript(WRITE_MANY_SCRIPT, () => this.#shaMany, keys, args),
+      ).then(
+        (results) => {
+          const list = Array.isArray(results) ? results : [];
+          part.forEach((write, k) => {
+            write.resolve(Number(list[k] ?? Number.NaN));
+          });
+        },
+        (error: unknown) => {
+          for (const write of part) write.reject(error);
+        },
+      );
+    }
   }
 
   /** The player's checkpoint, or undefined (none, or unreadable). */
@@ -154,18 +264,27 @@ export class CheckpointStore {
   }
 
   #run(keys: string[], args: string[]): Promise<unknown> {
-    return measureRedis("gameserver", "checkpoint.write", () => this.#runScript(keys, args));
+    return measureRedis("gameserver", "checkpoint.write", () =>
+      this.#runScript(WRITE_SCRIPT, () => this.#sha, keys, args),
+    );
   }
 
-  async #runScript(keys: string[], args: string[]): Promise<unknown> {
-    if (this.#sha !== undefined) {
+  async #runScript(
+    script: string,
+    sha: () => string | undefined,
+    keys: string[],
+    args: string[],
+  ): Promise<unknown> {
+    this.#scriptCalls++;
+    const known = sha();
+    if (known !== undefined) {
       try {
-        return await this.#redis.evalsha(this.#sha, keys.length, ...keys, ...args);
+        return await this.#redis.evalsha(known, keys.length, ...keys, ...args);
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
       }
     }
-    const result = await this.#redis.eval(WRITE_SCRIPT, keys.length, ...keys, ...args);
+    const result = await this.#redis.eval(script, keys.length, ...keys, ...args);
     void this.load().catch(() => undefined);
     return result;
   }

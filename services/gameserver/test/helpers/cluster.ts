@@ -118,8 +118,10 @@ export async function createCluster(world: Partial<WorldConfig> = {}): Promise<C
           world: config,
           subjects,
           redisPrefix: ctx.redis.prefix,
-          // The fake gateway writes no presence: no orphan sweep unless a test asks for one.
+          // The fake gateway writes no presence: no orphan sweep unless a test asks for one; and there
+          // is no lobby: no Postgres persistence either.
           orphanSweepMs: 0,
+          persistence: false,
           ...options,
         },
       );

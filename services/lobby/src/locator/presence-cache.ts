@@ -11,13 +11,17 @@
  *   subscriber once. The cache forgets it and the next read asks Redis again (and is tracked again).
  *   A flush (a nil message) forgets everything.
  * - A read in flight when its key's invalidation arrives is answered but not cached (the reply may
- *   predate the change). Concurrent reads of one key share one Redis read.
+ *   predate the change), and reads started after the invalidation do not join it: they ask Redis
+ *   again. Otherwise concurrent reads of one key share one Redis read.
  * - Whenever either connection drops (or tracking cannot be set up, e.g. a Redis older than 6) the
  *   cache empties and reads go straight to Redis until tracking is set up again on the new
  *   connections. Noticing a drop takes a moment (a killed connection's close arrives after the
  *   kill; a silent network partition until TCP gives up), and changes made meanwhile are not heard:
  *   so no entry is used when older than `maxAgeMs` (default 1 s), which bounds how stale an answer
  *   can be whatever happens to the invalidations. Normally they make answers exact.
+ *
+ * - The reader redirects to the newest connection of the subscriber's name (client ids only grow):
+ *   an old one the server still holds half-open after a partition does not get the invalidations.
  *
  * It offers `hgetall` like an ioredis client, so the locator reads through it unchanged.
  */
@@ -73,8 +77,6 @@ export class PresenceCache {
   readonly #log: Logger | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #inflight = new Map<string, Promise<Hash>>();
-  /** Keys invalidated while their read was in flight: that read's answer is not cached. */
-  readonly #dirty = new Set<string>();
   #tracking = false;
   /** Bumped by every drop and set-up: a set-up that lost a race does not turn tracking on. */
   #generation = 0;
@@ -162,16 +164,16 @@ export class PresenceCache {
     this.#misses++;
     const generation = this.#generation;
     const at = performance.now();
-    const read = this.#reader.hgetall(key).then(
+    const read: Promise<Hash> = this.#reader.hgetall(key).then(
       (hash) => {
-        this.#inflight.delete(key);
-        const invalidated = this.#dirty.delete(key);
-        if (!invalidated && this.#tracking && generation === this.#generation) this.#store(key, { hash, at });
+        // Cached only if still the key's read in flight and not invalidated meanwhile.
+        const current = this.#inflight.get(key) === read;
+        if (current) this.#inflight.delete(key);
+        if (current && this.#tracking && generation === this.#generation) this.#store(key, { hash, at });
         return hash;
       },
       (error: unknown) => {
-        this.#inflight.delete(key);
-        this.#dirty.delete(key);
+        if (this.#inflight.get(key) === read) this.#inflight.delete(key);
         throw error;
       },
     );
@@ -214,7 +216,8 @@ export class PresenceCache {
       // FLUSHDB / FLUSHALL.
       this.#invalidations++;
       this.#entries.clear();
-      for (const key of this.#inflight.keys()) this.#dirty.add(key);
+      // Reads in flight may predate the flush: not cached, and not joined by later reads.
+      this.#inflight.clear();
       return;
     }
     const keys = Array.isArray(message) ? message : [message];
@@ -222,7 +225,8 @@ export class PresenceCache {
       const key = String(raw);
       this.#invalidations++;
       this.#entries.delete(key);
-      if (this.#inflight.has(key)) this.#dirty.add(key);
+      // A read in flight may have run before the change: not cached, and a later read asks again.
+      this.#inflight.delete(key);
     }
   }
 
@@ -231,7 +235,7 @@ export class PresenceCache {
     if (this.#tracking) this.#log?.warn({ why }, "presence cache off until tracking is set up again");
     this.#tracking = false;
     this.#entries.clear();
-    for (const key of this.#inflight.keys()) this.#dirty.add(key);
+    this.#inflight.clear();
   }
 
   async #setUp(): Promise<void> {
@@ -242,8 +246,14 @@ export class PresenceCache {
       await this.#subscriber.subscribe(INVALIDATE_CHANNEL);
       // A subscribed RESP2 connection cannot run CLIENT ID: the reader looks it up by name.
       const list = String(await this.#reader.call("CLIENT", "LIST", "TYPE", "pubsub"));
-      const line = list.split("\n").find((l) => l.includes(` name=${this.#subscriberName} `));
-      const id = /(?:^|\s)id=(\d+)/.exec(line ?? "")?.[1];
+      // The newest connection of that name (ids only grow): an old one may linger half-open after a
+      // partition until the server gives up on it, and must not receive the invalidations.
+      let id: string | undefined;
+      for (const line of list.split("\n")) {
+        if (!line.includes(` name=${this.#subscriberName} `)) continue;
+        const found = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+        if (found !== undefined && (id === undefined || Number(found) > Number(id))) id = found;
+      }
       if (id === undefined) throw new Error(`subscriber ${this.#subscriberName} not in CLIENT LIST`);
       await this.#reader.client("TRACKING", "OFF");
       await this.#reader.client("TRACKING", "ON", "REDIRECT", id);
