@@ -2,6 +2,16 @@
  * `@meridian/service-kit`: what every Meridian service shares at start-up.
  * @module
  */
+
+export {
+  type Boot,
+  boot,
+  CONNECT_TIMEOUT_MS,
+  connectNatsOrExit,
+  connectRedisOrExit,
+  loadConfigOrExit,
+  startTelemetryOrExit,
+} from "./boot.js";
 export {
   type ConfigProblem,
   defaultInstanceId,

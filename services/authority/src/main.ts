@@ -12,85 +12,26 @@
  * it must be running to take over) and `/metrics` (Prometheus text while `MERIDIAN_TELEMETRY=on`).
  */
 import { createSubjects } from "@meridian/protocol";
-import { type OpsServer, startOpsServer } from "@meridian/service-kit";
-import { getMeter, initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Redis } from "ioredis";
-import { pino } from "pino";
+import {
+  type Boot,
+  boot,
+  connectNatsOrExit,
+  connectRedisOrExit,
+  loadConfigOrExit,
+  type OpsServer,
+  startOpsServer,
+  startTelemetryOrExit,
+} from "@meridian/service-kit";
+import { getMeter } from "@meridian/telemetry";
 import { Authority } from "./authority.js";
-import { type AuthorityConfig, loadConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { loadConfig } from "./config.js";
 
-/** How long start waits for Redis and NATS before giving up, ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
-
-const root = pino({ mixin: traceLogMixin() });
-const log = root.child({ name: "authority" });
-
-function fail(what: string, error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`authority: ${what}: ${message}\n`);
-  log.fatal({ err: error }, what);
-  process.exit(1);
-}
-
-let config: AuthorityConfig;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`authority: ${error.message}\n`);
-    log.fatal({ code: error.code, problems: error.problems }, "invalid configuration");
-    process.exit(1);
-  }
-  throw error;
-}
-
-let telemetryHandle: TelemetryHandle;
-try {
-  telemetryHandle = await initTelemetry({
-    enabled: config.telemetry.enabled,
-    serviceName: config.telemetry.serviceName,
-    hotSampleEvery: config.telemetry.hotSampleEvery,
-    serviceInstanceId: config.id,
-    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
-  });
-} catch (error) {
-  fail("cannot start telemetry", error);
-}
-
-const redis = new Redis(config.redisUrl, {
-  connectionName: config.id,
-  lazyConnect: true,
-  maxRetriesPerRequest: 2,
-  connectTimeout: CONNECT_TIMEOUT_MS,
-});
-redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));
-try {
-  await redis.connect();
-} catch (error) {
-  fail(`cannot reach Redis at ${config.redisUrl}`, error);
-}
-
-let nc: NatsConnection;
-try {
-  nc = await connect({
-    servers: [...config.natsServers],
-    name: config.id,
-    timeout: CONNECT_TIMEOUT_MS,
-    maxReconnectAttempts: -1,
-  });
-} catch (error) {
-  redis.disconnect();
-  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
-}
-void (async () => {
-  for await (const status of nc.status()) {
-    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
-      log.warn({ nats: status.type }, "NATS status");
-    }
-  }
-})();
+const start: Boot = boot("authority");
+const { log } = start;
+const config = loadConfigOrExit(start, () => loadConfig());
+const telemetryHandle = await startTelemetryOrExit(start, config.telemetry, config.id);
+const redis = await connectRedisOrExit(start, config.redisUrl, { connectionName: config.id });
+const nc = await connectNatsOrExit(start, config.natsServers, { name: config.id }, () => redis.disconnect());
 
 const subjects = createSubjects({ prefix: config.subjectPrefix });
 const authority = new Authority(
@@ -141,7 +82,7 @@ try {
   await authority.stop();
   await nc.close().catch(() => undefined);
   redis.disconnect();
-  fail(`cannot listen for the ops server on ${config.opsHost}:${config.opsPort}`, error);
+  start.fail(`cannot listen for the ops server on ${config.opsHost}:${config.opsPort}`, error);
 }
 
 async function shutdown(signal: NodeJS.Signals): Promise<void> {

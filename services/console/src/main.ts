@@ -8,73 +8,32 @@
  * error on stderr and exit code 1.
  */
 import { createSubjects } from "@meridian/protocol";
-import { getMeter, initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { pino } from "pino";
-import { type ConsoleConfig, loadConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import {
+  type Boot,
+  boot,
+  connectNatsOrExit,
+  loadConfigOrExit,
+  startTelemetryOrExit,
+} from "@meridian/service-kit";
+import { getMeter } from "@meridian/telemetry";
+import { loadConfig } from "./config.js";
 import { NatsFeed } from "./feed/nats-feed.js";
 import { ConsoleServer } from "./http/console-server.js";
 import { WorldState } from "./state/world-state.js";
 
-/** How long start waits for NATS before giving up, ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on a graceful shutdown, ms. */
 const SHUTDOWN_MS = 5_000;
 
-const root = pino({ mixin: traceLogMixin() });
-const log = root.child({ name: "console" });
-
-function fail(what: string, error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`console: ${what}: ${message}\n`);
-  log.fatal({ err: error }, what);
-  process.exit(1);
-}
-
-let config: ConsoleConfig;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`console: ${error.message}\n`);
-    log.fatal({ code: error.code, problems: error.problems }, "invalid configuration");
-    process.exit(1);
-  }
-  throw error;
-}
-
-let telemetryHandle: TelemetryHandle;
-try {
-  telemetryHandle = await initTelemetry({
-    enabled: config.telemetry.enabled,
-    serviceName: config.telemetry.serviceName,
-    hotSampleEvery: config.telemetry.hotSampleEvery,
-    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
-  });
-} catch (error) {
-  fail("cannot start telemetry", error);
-}
-
-let nc: NatsConnection;
-try {
-  nc = await connect({
-    servers: [...config.natsServers],
-    name: `console-${process.pid}`,
-    timeout: CONNECT_TIMEOUT_MS,
-    maxReconnectAttempts: -1,
-  });
-} catch (error) {
-  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
-}
+const start: Boot = boot("console");
+const { log } = start;
+const config = loadConfigOrExit(start, () => loadConfig());
+const telemetryHandle = await startTelemetryOrExit(start, config.telemetry);
+const nc = await connectNatsOrExit(start, config.natsServers, { name: `console-${process.pid}` });
 let natsConnected = true;
 void (async () => {
   for await (const status of nc.status()) {
     if (status.type === "disconnect") natsConnected = false;
     if (status.type === "reconnect") natsConnected = true;
-    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
-      log.warn({ nats: status.type }, "NATS status");
-    }
   }
 })();
 
@@ -107,7 +66,7 @@ try {
 } catch (error) {
   feed.stop();
   await nc.close().catch(() => undefined);
-  fail("console failed to start", error);
+  start.fail("console failed to start", error);
 }
 
 let stopping = false;

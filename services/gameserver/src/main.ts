@@ -11,94 +11,44 @@
  * Redis, started; not the authority's answer: zones keep ticking on their leases without it) and `/metrics` (Prometheus text while `MERIDIAN_TELEMETRY=on`).
  */
 import { createSubjects } from "@meridian/protocol";
-import { type OpsServer, startOpsServer } from "@meridian/service-kit";
-import { initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
+import {
+  type Boot,
+  boot,
+  connectNatsOrExit,
+  connectRedisOrExit,
+  loadConfigOrExit,
+  type OpsServer,
+  startOpsServer,
+  startTelemetryOrExit,
+} from "@meridian/service-kit";
 import { createZoneSim } from "@meridian/world";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Redis } from "ioredis";
-import { pino } from "pino";
-import { type GameServerConfig, loadConfig } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { loadConfig } from "./config.js";
 import { registerZoneMetrics } from "./telemetry/zone-metrics.js";
 import { ZoneServer } from "./zone-server.js";
 
-/** How long start waits for Redis and NATS before giving up, ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on a graceful shutdown, ms. */
 const SHUTDOWN_MS = 10_000;
 
-const root = pino({ mixin: traceLogMixin() });
-const log = root.child({ name: "gameserver" });
-
-function fail(what: string, error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`gameserver: ${what}: ${message}\n`);
-  log.fatal({ err: error }, what);
-  process.exit(1);
-}
-
-let config: GameServerConfig;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`gameserver: ${error.message}\n`);
-    log.fatal({ code: error.code, problems: error.problems }, "invalid configuration");
-    process.exit(1);
-  }
-  throw error;
-}
-
-let telemetryHandle: TelemetryHandle;
-try {
-  telemetryHandle = await initTelemetry({
-    enabled: config.telemetry.enabled,
-    serviceName: config.telemetry.serviceName,
-    hotSampleEvery: config.telemetry.hotSampleEvery,
-    serviceInstanceId: config.serverId,
-    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
-  });
-} catch (error) {
-  fail("cannot start telemetry", error);
-}
-
-const redis = new Redis(config.redisUrl, {
+const start: Boot = boot("gameserver");
+const { log } = start;
+const config = loadConfigOrExit(start, () => loadConfig());
+const telemetryHandle = await startTelemetryOrExit(start, config.telemetry, config.serverId);
+const redis = await connectRedisOrExit(start, config.redisUrl, {
   connectionName: config.serverId,
-  lazyConnect: true,
-  maxRetriesPerRequest: 2,
   // The commands of one turn (a tick's checkpoints, a handoff batch's) go to Redis in one write.
   enableAutoPipelining: true,
-  connectTimeout: CONNECT_TIMEOUT_MS,
 });
-redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));
-try {
-  await redis.connect();
-} catch (error) {
-  fail(`cannot reach Redis at ${config.redisUrl}`, error);
-}
-
-let nc: NatsConnection;
-try {
-  nc = await connect({
-    servers: [...config.natsServers],
+const nc = await connectNatsOrExit(
+  start,
+  config.natsServers,
+  {
     name: config.serverId,
-    timeout: CONNECT_TIMEOUT_MS,
-    maxReconnectAttempts: -1,
     // No stack capture per request: a burst of handoff offers cost ~130 ms of CPU in traces alone
     // (bench world.handoff-stall); request errors still carry their code and subject.
     noAsyncTraces: true,
-  });
-} catch (error) {
-  redis.disconnect();
-  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
-}
-void (async () => {
-  for await (const status of nc.status()) {
-    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
-      log.warn({ nats: status.type }, "NATS status");
-    }
-  }
-})();
+  },
+  () => redis.disconnect(),
+);
 
 const subjects = createSubjects({ prefix: config.subjectPrefix });
 const zone = new ZoneServer(
@@ -138,7 +88,7 @@ try {
 } catch (error) {
   await nc.close().catch(() => undefined);
   redis.disconnect();
-  fail("zone server failed to start", error);
+  start.fail("zone server failed to start", error);
 }
 if (telemetryHandle.enabled) registerZoneMetrics(zone);
 
@@ -159,7 +109,7 @@ try {
   await zone.stop();
   await nc.close().catch(() => undefined);
   redis.disconnect();
-  fail(`cannot listen for the ops server on port ${config.opsPort}`, error);
+  start.fail(`cannot listen for the ops server on port ${config.opsPort}`, error);
 }
 
 async function shutdown(signal: NodeJS.Signals): Promise<void> {

@@ -11,58 +11,29 @@
  * request's headers); the admin server's `/metrics` serves the Prometheus text.
  */
 import { createSubjects } from "@meridian/protocol";
-import { getMeter, initTelemetry, type TelemetryHandle, traceLogMixin } from "@meridian/telemetry";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Redis } from "ioredis";
-import { pino } from "pino";
+import {
+  type Boot,
+  boot,
+  connectNatsOrExit,
+  connectRedisOrExit,
+  loadConfigOrExit,
+  startTelemetryOrExit,
+} from "@meridian/service-kit";
+import { getMeter } from "@meridian/telemetry";
 import { PasswordHasher } from "./accounts/index.js";
 import { AdminHttpServer } from "./admin/index.js";
-import { type LobbyConfig, loadConfig, MeridianEnv } from "./config.js";
+import { loadConfig, MeridianEnv } from "./config.js";
 import { createDatabase, migrateToLatest } from "./db/index.js";
-import { ConfigError } from "./errors.js";
 import { Lobby } from "./lobby.js";
 import { LogMailer } from "./mail/index.js";
 
 /** Bound on a graceful shutdown; past it the process exits with code 1. */
 export const SHUTDOWN_TIMEOUT_MS = 5_000;
-/** How long start waits for Redis and NATS before giving up, ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
 
-const root = pino({ mixin: traceLogMixin() });
-const log = root.child({ name: "lobby" });
-
-function fail(what: string, error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`lobby: ${what}: ${message}\n`);
-  log.fatal({ err: error }, what);
-  process.exit(1);
-}
-
-let config: LobbyConfig;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    // Plain text on stderr for the operator, and the structured record in the log.
-    process.stderr.write(`lobby: ${error.message}\n`);
-    log.fatal({ code: error.code, problems: error.problems }, "invalid configuration");
-    process.exit(1);
-  }
-  throw error;
-}
-
-let telemetryHandle: TelemetryHandle;
-try {
-  telemetryHandle = await initTelemetry({
-    enabled: config.telemetry.enabled,
-    serviceName: config.telemetry.serviceName,
-    hotSampleEvery: config.telemetry.hotSampleEvery,
-    serviceInstanceId: config.instanceId,
-    ...(config.telemetry.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.telemetry.otlpEndpoint }),
-  });
-} catch (error) {
-  fail("cannot start telemetry", error);
-}
+const start: Boot = boot("lobby");
+const { log } = start;
+const config = loadConfigOrExit(start, () => loadConfig());
+const telemetryHandle = await startTelemetryOrExit(start, config.telemetry, config.instanceId);
 
 const db = createDatabase({
   url: config.postgresUrl,
@@ -75,46 +46,24 @@ try {
   log.info({ applied }, applied.length > 0 ? `applied ${applied.length} migration(s)` : "schema up to date");
 } catch (error) {
   await db.destroy().catch(() => undefined);
-  fail("migration failed", error);
+  start.fail("migration failed", error);
 }
 
-const redis = new Redis(config.redisUrl, {
-  connectionName: config.instanceId,
-  lazyConnect: true,
-  maxRetriesPerRequest: 2,
-  // Commands issued in the same event-loop turn (a login's nonce, throttle and session writes from
-  // concurrent requests) share one write to Redis.
-  enableAutoPipelining: true,
-  connectTimeout: CONNECT_TIMEOUT_MS,
-});
-redis.on("error", (error: Error) => log.warn({ err: error }, "Redis connection error"));
-try {
-  await redis.connect();
-} catch (error) {
-  await db.destroy().catch(() => undefined);
-  fail(`cannot reach Redis at ${config.redisUrl}`, error);
-}
-
-let nc: NatsConnection;
-try {
-  nc = await connect({
-    servers: [...config.natsServers],
-    name: config.instanceId,
-    timeout: CONNECT_TIMEOUT_MS,
-    maxReconnectAttempts: -1,
-  });
-} catch (error) {
+const redis = await connectRedisOrExit(
+  start,
+  config.redisUrl,
+  {
+    connectionName: config.instanceId,
+    // Commands issued in the same event-loop turn (a login's nonce, throttle and session writes from
+    // concurrent requests) share one write to Redis.
+    enableAutoPipelining: true,
+  },
+  () => db.destroy().catch(() => undefined),
+);
+const nc = await connectNatsOrExit(start, config.natsServers, { name: config.instanceId }, async () => {
   redis.disconnect();
   await db.destroy().catch(() => undefined);
-  fail(`cannot reach NATS at ${config.natsServers.join(",")}`, error);
-}
-void (async () => {
-  for await (const status of nc.status()) {
-    if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
-      log.warn({ nats: status.type, server: "server" in status ? status.server : undefined }, "NATS status");
-    }
-  }
-})();
+});
 
 const lobby = new Lobby(
   {
@@ -144,7 +93,7 @@ try {
   await nc.close().catch(() => undefined);
   redis.disconnect();
   await db.destroy().catch(() => undefined);
-  fail("lobby failed to start", error);
+  start.fail("lobby failed to start", error);
 }
 
 if (telemetryHandle.enabled) {
@@ -183,7 +132,7 @@ try {
   await nc.close().catch(() => undefined);
   redis.disconnect();
   await db.destroy().catch(() => undefined);
-  fail(`cannot listen for the admin API on ${config.adminHttp.host}:${config.adminHttp.port}`, error);
+  start.fail(`cannot listen for the admin API on ${config.adminHttp.host}:${config.adminHttp.port}`, error);
 }
 
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
