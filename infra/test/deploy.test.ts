@@ -34,7 +34,10 @@ function configVariables(service: string): Set<string> {
   const kit = own.includes("@meridian/service-kit")
     ? readFileSync(join(ROOT, "libs", "service-kit", "src", "env.ts"), "utf8")
     : "";
-  const text = `${own}\n${kit}`;
+  const world = own.includes("readWorldConfig")
+    ? readFileSync(join(ROOT, "libs", "service-kit", "src", "world-env.ts"), "utf8")
+    : "";
+  const text = `${own}\n${kit}\n${world}`;
   const names = new Set<string>(NODE_VARIABLES);
   for (const m of text.matchAll(/"([A-Z][A-Z0-9_]+)"|\benv\.([A-Z][A-Z0-9_]+)/g))
     names.add(m[1] ?? m[2] ?? "");

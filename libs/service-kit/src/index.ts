@@ -41,3 +41,4 @@ export {
   type ReadinessCheckFn,
   startOpsServer,
 } from "./ops-server.js";
+export { readWorldConfig, WORLD_VARIABLES } from "./world-env.js";

@@ -17,9 +17,10 @@ import {
   readRedisUrl,
   readSubjectPrefix,
   readTelemetry,
+  readWorldConfig,
   type TelemetryEnv,
 } from "@meridian/service-kit";
-import { inBounds, type WorldConfig, WorldError, worldConfig } from "@meridian/world";
+import { inBounds, type WorldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
 export { MeridianEnv } from "@meridian/service-kit";
@@ -78,45 +79,6 @@ export function defaultAuthorityId(host: string = hostname(), pid: number = proc
   return defaultInstanceId("auth", host, pid);
 }
 
-const WORLD_VARIABLES = {
-  name: "WORLD_NAME",
-  width: "WORLD_WIDTH",
-  height: "WORLD_HEIGHT",
-  cols: "WORLD_COLS",
-  rows: "WORLD_ROWS",
-  tickHz: "WORLD_TICK_HZ",
-  aoiRadius: "WORLD_AOI_RADIUS",
-  ghostMargin: "WORLD_GHOST_MARGIN",
-  detailRadius: "WORLD_DETAIL_RADIUS",
-  farEvery: "WORLD_FAR_EVERY",
-} as const;
-
-function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig | undefined {
-  const partial: { -readonly [K in keyof WorldConfig]?: WorldConfig[K] } = {};
-  const name = env.WORLD_NAME?.trim();
-  if (name !== undefined && name !== "") partial.name = name;
-  let readable = true;
-  for (const [key, variable] of Object.entries(WORLD_VARIABLES)) {
-    if (key === "name") continue;
-    const before = problems.length;
-    const value = readNumber(env, variable, problems);
-    if (problems.length > before) readable = false;
-    if (value !== undefined) (partial as Record<string, number>)[key] = value;
-  }
-  if (!readable) return undefined;
-  try {
-    return worldConfig(partial);
-  } catch (error) {
-    if (!(error instanceof WorldError)) throw error;
-    const list = (error.context.problems as string[] | undefined) ?? [error.message];
-    for (const problem of list) {
-      const key = problem.split(" ")[0] as keyof typeof WORLD_VARIABLES;
-      problems.push({ variable: WORLD_VARIABLES[key] ?? "WORLD_*", message: problem });
-    }
-    return undefined;
-  }
-}
-
 const DAY_MS = 24 * 60 * 60_000;
 
 /**
@@ -125,7 +87,7 @@ const DAY_MS = 24 * 60 * 60_000;
  */
 export function loadConfig(env: Env = process.env): AuthorityConfig {
   const problems: ConfigProblem[] = [];
-  const world = readWorld(env, problems);
+  const world = readWorldConfig(env, problems);
   const heartbeatMs = readInt(env, "AUTHORITY_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, 50, 600_000, problems);
   const leaseMs = readInt(env, "AUTHORITY_LEASE_MS", DEFAULT_LEASE_MS, 100, 3_600_000, problems);
   const verifyMs = readInt(env, "AUTHORITY_VERIFY_MS", heartbeatMs, 50, 3_600_000, problems);

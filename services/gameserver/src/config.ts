@@ -16,15 +16,15 @@ import {
   readEnvMode,
   readInt,
   readNatsServers,
-  readNumber,
   readPattern,
   readRedisPrefix,
   readRedisUrl,
   readSubjectPrefix,
   readTelemetry,
+  readWorldConfig,
   type TelemetryEnv,
 } from "@meridian/service-kit";
-import { type WorldConfig, WorldError, worldConfig } from "@meridian/world";
+import { type WorldConfig, worldConfig } from "@meridian/world";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import { DEFAULT_ORPHAN_SWEEP_MS } from "./orphan-sweep.js";
 import { DEFAULT_PERSIST_MS } from "./persist/player-state-persister.js";
@@ -99,46 +99,6 @@ export function defaultServerId(host: string = hostname(), pid: number = process
   return defaultInstanceId("zone", host, pid);
 }
 
-/** The world configuration's fields and their variables. */
-const WORLD_VARIABLES = {
-  width: "WORLD_WIDTH",
-  height: "WORLD_HEIGHT",
-  cols: "WORLD_COLS",
-  rows: "WORLD_ROWS",
-  tickHz: "WORLD_TICK_HZ",
-  aoiRadius: "WORLD_AOI_RADIUS",
-  ghostMargin: "WORLD_GHOST_MARGIN",
-  detailRadius: "WORLD_DETAIL_RADIUS",
-  farEvery: "WORLD_FAR_EVERY",
-} as const;
-
-function readWorld(env: Env, problems: ConfigProblem[]): WorldConfig {
-  const partial: { -readonly [K in keyof WorldConfig]?: WorldConfig[K] } = {};
-  const name = env.WORLD_NAME?.trim();
-  if (name !== undefined && name !== "") partial.name = name;
-  for (const [key, variable] of Object.entries(WORLD_VARIABLES) as [keyof typeof WORLD_VARIABLES, string][]) {
-    const value = readNumber(env, variable, problems);
-    if (value !== undefined) partial[key] = value;
-  }
-  try {
-    return worldConfig(partial);
-  } catch (error) {
-    if (!(error instanceof WorldError)) throw error;
-    const found = error.context.problems;
-    const list = Array.isArray(found) ? found.map(String) : [error.message];
-    for (const message of list) {
-      // Each problem starts with the field it is about ("cols must be…"): name its variable.
-      const field = message.split(" ")[0] ?? "";
-      const variable =
-        field === "name"
-          ? "WORLD_NAME"
-          : (WORLD_VARIABLES[field as keyof typeof WORLD_VARIABLES] ?? "WORLD_*");
-      problems.push({ variable, message });
-    }
-    return worldConfig();
-  }
-}
-
 const HOUR_MS = 60 * 60_000;
 
 /**
@@ -205,7 +165,7 @@ export function loadConfig(env: Env = process.env): GameServerConfig {
     persistence: readBoolean(env, "ZONE_PERSISTENCE", true, problems),
     observerHz: readInt(env, "ZONE_OBSERVER_HZ", DEFAULT_OBSERVER_HZ, 0, 50, problems),
     orphanSweepMs: readOrphanSweepMs(env, problems),
-    world: readWorld(env, problems),
+    world: readWorldConfig(env, problems) ?? worldConfig(),
     opsPort: readInt(env, "ZONE_OPS_PORT", 0, 0, 65_535, problems),
     telemetry: readTelemetry(env, "gameserver", problems),
   };
